@@ -1,0 +1,143 @@
+"""Process-wide model cache for the local backend.
+
+A worker process loads each base model once (keyed by its directory) and keeps it for its life;
+the adapters of the agents it serves are loaded into ONE PeftModel wrapping that base, each under
+its own name, so a batch can mix them (peft's mixed-adapter batches). Adapters live in a bounded
+LRU (``ARENA_ADAPTER_CACHE_SIZE``): loading one more evicts the least recently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from agents.inference.base import AdapterRef, InferenceError
+
+BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed batch
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+# One lock per process around loading, adapter eviction and generate: a thread must not evict an
+# adapter another thread's batch is using. Inference is compute-bound, so serialising costs little.
+model_lock = threading.RLock()
+_lock = model_lock
+_loaded: dict[str, LoadedModel] = {}
+
+
+@dataclass
+class LoadedModel:
+    path: str
+    tokenizer: object
+    base: object  # the transformers model
+    peft: object | None = None  # PeftModel wrapping ``base``, once an adapter is loaded
+    adapters: OrderedDict = field(default_factory=OrderedDict)  # name -> sha256, LRU order
+    loads: int = 0  # adapters loaded from disk (tests read it to see the cache work)
+
+    @property
+    def model(self):
+        return self.peft if self.peft is not None else self.base
+
+    @property
+    def device(self):
+        return next(self.base.parameters()).device
+
+
+def device_and_dtype():
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda", torch.bfloat16
+    return "cpu", torch.float32
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def resolve_base_path(path: str | None) -> str:
+    if path:
+        return str(Path(path).resolve())
+    from agents.model_store import default_model_dir
+
+    return str(default_model_dir().resolve())
+
+
+def get_model(path: str | None = None) -> LoadedModel:
+    from agents.model_store import offline
+
+    key = resolve_base_path(path)
+    with _lock:
+        if key in _loaded:
+            return _loaded[key]
+        offline()
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device, dtype = device_and_dtype()
+        tokenizer = AutoTokenizer.from_pretrained(key)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        base = AutoModelForCausalLM.from_pretrained(key, dtype=dtype).to(device)
+        base.eval()
+        _loaded[key] = LoadedModel(path=key, tokenizer=tokenizer, base=base)
+        return _loaded[key]
+
+
+def ensure_adapters(loaded: LoadedModel, refs: list[AdapterRef | None]) -> list[str]:
+    """Load the adapters a batch needs (verifying each file's sha256) and return the per-row
+    adapter names for ``generate(adapter_names=...)``."""
+    wanted = {ref.name: ref for ref in refs if ref is not None}
+    capacity = settings.ARENA_ADAPTER_CACHE_SIZE
+    if len(wanted) > capacity:
+        raise InferenceError(
+            f"a batch needs {len(wanted)} adapters but ARENA_ADAPTER_CACHE_SIZE is {capacity}"
+        )
+    with _lock:
+        for name, ref in wanted.items():
+            if name in loaded.adapters:
+                loaded.adapters.move_to_end(name)
+                continue
+            _load_adapter(loaded, ref)
+            while len(loaded.adapters) > capacity:
+                victim = next(n for n in loaded.adapters if n not in wanted)
+                loaded.peft.delete_adapter(victim)
+                del loaded.adapters[victim]
+    return [ref.name if ref is not None else BASE_ADAPTER for ref in refs]
+
+
+def _load_adapter(loaded: LoadedModel, ref: AdapterRef) -> None:
+    from peft import PeftModel
+
+    directory = Path(ref.path)
+    weights = directory / ADAPTER_WEIGHTS
+    if not weights.is_file() or not (directory / "adapter_config.json").is_file():
+        raise InferenceError(f"adapter {ref.sha256[:12]}: no peft adapter files in {directory}")
+    actual = file_sha256(weights)
+    if actual != ref.sha256:
+        # The stored hash is the adapter's identity (and what proofs commit to): never serve
+        # weights that are not the ones recorded.
+        raise InferenceError(
+            f"adapter file {weights} has sha256 {actual[:12]}, expected {ref.sha256[:12]}"
+        )
+    if loaded.peft is None:
+        loaded.peft = PeftModel.from_pretrained(
+            loaded.base, str(directory), adapter_name=ref.name, is_trainable=False
+        )
+        loaded.peft.eval()
+    else:
+        loaded.peft.load_adapter(str(directory), adapter_name=ref.name, is_trainable=False)
+    loaded.adapters[ref.name] = ref.sha256
+    loaded.loads += 1
+
+
+def clear() -> None:
+    """Forget every loaded model (tests; a worker never needs it)."""
+    with _lock:
+        _loaded.clear()

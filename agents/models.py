@@ -1,0 +1,249 @@
+"""Agents, the base-model registry and adapter versions.
+
+Ranges live in one table (``RANGES``) that feeds both the field validators (for clear form and API
+errors) and the database CheckConstraints (so no code path, admin or shell, can store a value the
+inference and training code would choke on).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+# field -> (min, max, min_inclusive). top_p and dropout have open ends where 0 makes no sense.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "temperature": (0.0, 2.0, True),  # 0 = greedy
+    "top_p": (0.0, 1.0, False),  # (0, 1]
+    "top_k": (0, 1000, True),  # 0 = off
+    "max_new_tokens": (1, 1024, True),
+    "repetition_penalty": (1.0, 2.0, True),
+    "lora_rank": (1, 256, True),
+    "lora_alpha": (1, 1024, True),
+    "lora_dropout": (0.0, 0.5, True),
+    "learning_rate": (0.0, 0.01, False),  # (0, 1e-2]
+    "dpo_beta": (0.0, 10.0, False),  # (0, 10]
+    "epochs": (1, 20, True),
+    "batch_size": (1, 64, True),
+}
+
+# Module names LoRA may target: the projection layers of llama-style models (SmolLM2, Llama,
+# Mistral, Qwen). Anything else is refused rather than silently matching nothing.
+ALLOWED_TARGET_MODULES = (
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+)
+DEFAULT_TARGET_MODULES = ["q_proj", "v_proj"]
+
+
+def _validators(field: str) -> list:
+    low, high, inclusive = RANGES[field]
+    validators = [MaxValueValidator(high)]
+    if inclusive:
+        validators.append(MinValueValidator(low))
+    else:
+        validators.append(_GreaterThan(low))
+    return validators
+
+
+class _GreaterThan(MinValueValidator):
+    message = "Ensure this value is greater than %(limit_value)s."
+    code = "min_value_exclusive"
+
+    def compare(self, a, b):
+        return a <= b
+
+
+def _range_constraint(field: str) -> models.CheckConstraint:
+    low, high, inclusive = RANGES[field]
+    lower = Q(**{f"{field}__gte": low}) if inclusive else Q(**{f"{field}__gt": low})
+    return models.CheckConstraint(
+        condition=lower & Q(**{f"{field}__lte": high}), name=f"agents_agent_{field}_range"
+    )
+
+
+def validate_target_modules(value) -> None:
+    from django.core.exceptions import ValidationError
+
+    if not isinstance(value, list) or not value:
+        raise ValidationError("target_modules must be a non-empty list of module names.")
+    bad = [m for m in value if m not in ALLOWED_TARGET_MODULES]
+    if bad:
+        raise ValidationError(
+            f"unknown target modules {bad}; allowed: {', '.join(ALLOWED_TARGET_MODULES)}"
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("target_modules lists a module twice.")
+
+
+class BaseModel(models.Model):
+    """A base model in the registry: a local Hugging Face directory (config.json + tokenizer)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    path = models.CharField(max_length=500, help_text="Local Hugging Face model directory.")
+    is_default = models.BooleanField(default=False)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="agents_one_default_base"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agent(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agents"
+    )
+    name = models.CharField(max_length=80)
+    base_model = models.ForeignKey(BaseModel, on_delete=models.PROTECT, related_name="agents")
+    system_prompt = models.TextField(blank=True, max_length=4000)
+
+    # QLoRA training settings
+    lora_rank = models.PositiveIntegerField(default=8, validators=_validators("lora_rank"))
+    lora_alpha = models.PositiveIntegerField(default=16, validators=_validators("lora_alpha"))
+    lora_dropout = models.FloatField(default=0.05, validators=_validators("lora_dropout"))
+    target_modules = models.JSONField(
+        default=list,
+        validators=[validate_target_modules],
+        help_text=f"LoRA target modules, from {', '.join(ALLOWED_TARGET_MODULES)}.",
+    )
+    load_in_4bit = models.BooleanField(default=True)
+    learning_rate = models.FloatField(default=5e-5, validators=_validators("learning_rate"))
+    dpo_beta = models.FloatField(default=0.1, validators=_validators("dpo_beta"))
+    epochs = models.PositiveIntegerField(default=1, validators=_validators("epochs"))
+    batch_size = models.PositiveIntegerField(default=4, validators=_validators("batch_size"))
+
+    # generation settings
+    temperature = models.FloatField(default=0.7, validators=_validators("temperature"))
+    top_p = models.FloatField(default=0.95, validators=_validators("top_p"))
+    top_k = models.PositiveIntegerField(default=50, validators=_validators("top_k"))
+    max_new_tokens = models.PositiveIntegerField(
+        default=128, validators=_validators("max_new_tokens")
+    )
+    repetition_penalty = models.FloatField(
+        default=1.1, validators=_validators("repetition_penalty")
+    )
+
+    current_adapter = models.ForeignKey(
+        "AdapterVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    # automation: enter a space by itself, within limits
+    auto_enter_space = models.ForeignKey(
+        "spaces.Space", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    auto_fee_tier = models.ForeignKey(
+        "spaces.FeeTier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    auto_max_matches = models.PositiveIntegerField(default=0)
+    auto_budget = models.PositiveBigIntegerField(
+        default=0, help_text="Credits automation may spend."
+    )
+    auto_matches_entered = models.PositiveIntegerField(default=0)
+
+    forked_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "name"], name="agents_agent_owner_name_unique"
+            ),
+            *[_range_constraint(field) for field in RANGES],
+            models.CheckConstraint(
+                condition=Q(auto_matches_entered__gte=0) & Q(auto_max_matches__gte=0),
+                name="agents_agent_auto_counts",
+            ),
+            # A fee tier without its space is meaningless for automation.
+            models.CheckConstraint(
+                condition=Q(auto_fee_tier__isnull=True) | Q(auto_enter_space__isnull=False),
+                name="agents_agent_auto_tier_needs_space",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.owner})"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.auto_fee_tier_id is not None:
+            if self.auto_enter_space_id is None:
+                raise ValidationError({"auto_enter_space": "pick the space of the fee tier"})
+            if self.auto_fee_tier.space_id != self.auto_enter_space_id:
+                raise ValidationError({"auto_fee_tier": "this fee tier belongs to another space"})
+
+    def generation_settings(self):
+        from agents.inference.base import GenerationSettings
+
+        return GenerationSettings(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            max_new_tokens=self.max_new_tokens,
+            repetition_penalty=self.repetition_penalty,
+        )
+
+    def adapter_ref(self):
+        """The current adapter as inference sees it, or None (base model only)."""
+        return self.current_adapter.ref() if self.current_adapter_id else None
+
+
+class AdapterVersion(models.Model):
+    """One LoRA adapter of an agent: a peft directory (adapter_model.safetensors +
+    adapter_config.json) in MEDIA_ROOT storage. ``file`` names the weights file; ``sha256`` is
+    the hash of its bytes and the identity used everywhere else (inference cache, proofs)."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="adapter_versions")
+    number = models.PositiveIntegerField()
+    file = models.FileField(max_length=300)
+    sha256 = models.CharField(max_length=64)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Init seed (version 0).")
+    created_by = models.CharField(max_length=100, help_text='"init", "fork:<id>", "dpo:<job>"')
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agent_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "number"], name="agents_adapter_agent_number"),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="agents_adapter_sha256_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent.name} v{self.number} ({self.sha256[:12]})"
+
+    @property
+    def directory(self) -> Path:
+        return Path(default_storage.path(self.file.name)).parent
+
+    def ref(self):
+        from agents.inference.base import AdapterRef
+
+        return AdapterRef(path=str(self.directory), sha256=self.sha256)

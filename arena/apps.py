@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ArenaConfig(AppConfig):
+    name = "arena"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The creator's space page in the admin shows entries, matches and revenue from here
+        # (spaces may not import arena, so arena registers itself).
+        from arena.selectors import space_activity
+        from spaces.hooks import register_space_summary
+
+        register_space_summary(space_activity)

@@ -1,0 +1,31 @@
+"""The Celery app (Celery's Django example layout).
+
+Queues: ``default`` (settlement, bookkeeping), ``rollout`` (generation, GPU machines), ``judge``
+(judge panels), ``train`` (DPO training, GPU machines). Tasks are routed by their module's queue
+declaration below; a worker per queue is started with ``celery -A arena worker -Q <queue>``.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+
+app = Celery("arena")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(name) for name in ("default", "rollout", "judge", "train")]
+app.conf.task_routes = {
+    "*.rollout_*": {"queue": "rollout"},
+    "*.judge_*": {"queue": "judge"},
+    "*.train_*": {"queue": "train"},
+}
+app.autodiscover_tasks()
+
+# Periodic work, run by exactly one `celery beat` (in the embedded mode: `worker --beat`).
+app.conf.beat_schedule = {
+    "ledger-scan-deposits": {"task": "ledger.scan_deposits", "schedule": 60.0},
+    "arena-reap-stuck-matches": {"task": "arena.reap_stuck_matches", "schedule": 60.0},
+    "arena-matchmake": {"task": "arena.matchmake", "schedule": 30.0},
+    "arena-auto-enter": {"task": "arena.auto_enter_agents", "schedule": 60.0},
+}

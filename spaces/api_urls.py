@@ -1,0 +1,3 @@
+from spaces.api import urlpatterns
+
+__all__ = ["urlpatterns"]

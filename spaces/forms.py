@@ -1,0 +1,56 @@
+"""Forms for the creator admin."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+
+from spaces import prompt_bank
+from spaces.models import MAX_HELDOUT_FRACTION, Prompt
+
+
+class PromptBankUploadForm(forms.Form):
+    file = forms.FileField(
+        help_text='JSONL (one {"prompt", "reference", "split"} object per line) or CSV with '
+        "a header row prompt,reference[,split]. A file with any bad row is refused whole."
+    )
+    heldout_fraction = forms.DecimalField(
+        required=False,
+        min_value=Decimal(0),
+        max_value=MAX_HELDOUT_FRACTION,
+        decimal_places=3,
+        help_text="share of prompts without a split column kept for held-out evaluation; "
+        "empty: the space's setting",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        # Checked before reading it into memory; the service checks the bytes again.
+        if upload.size > prompt_bank.MAX_FILE_BYTES:
+            raise forms.ValidationError(
+                f"the file is {upload.size} bytes; at most {prompt_bank.MAX_FILE_BYTES}"
+            )
+        return upload
+
+
+class PromptAdminForm(forms.ModelForm):
+    """Lets the admin leave the split empty: the prompt's text then decides it."""
+
+    class Meta:
+        model = Prompt
+        fields = ("space", "text", "reference", "split")
+
+    split = forms.ChoiceField(
+        required=False,
+        choices=[("", "decide from the text (held-out fraction)"), *prompt_bank.SPLIT_CHOICES],
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("split"):
+            space = cleaned.get("space") or getattr(self.instance, "space", None)
+            text = (cleaned.get("text") or self.instance.text or "").strip()
+            if space is not None and text:
+                cleaned["split"] = prompt_bank.assign_split(text, space.heldout_fraction)
+        return cleaned

@@ -1,0 +1,38 @@
+"""Extension points for apps above spaces (spaces imports none of them).
+
+The arena app knows a space's entries, matches and the creator's revenue; it registers a provider
+in its ``AppConfig.ready()``::
+
+    from spaces.hooks import register_space_summary
+    register_space_summary(lambda space: [("matches settled", "12"), ("creator revenue", "340")])
+
+and the space's admin page shows those lines in its "Activity" box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spaces.models import Space
+
+SummaryProvider = Callable[["Space"], list[tuple[str, str]]]
+_providers: list[SummaryProvider] = []
+
+
+def register_space_summary(provider: SummaryProvider) -> None:
+    if provider not in _providers:
+        _providers.append(provider)
+
+
+def unregister_space_summary(provider: SummaryProvider) -> None:
+    if provider in _providers:
+        _providers.remove(provider)
+
+
+def space_summary(space: Space) -> list[tuple[str, str]]:
+    lines: list[tuple[str, str]] = []
+    for provider in _providers:
+        lines.extend(provider(space))
+    return lines

@@ -1,0 +1,275 @@
+"""Spaces: task domains with rules, fee tiers, payout schedule, judge panel and a prompt bank."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from spaces import validation
+
+MIN_AGENTS_PER_MATCH = 2
+MAX_AGENTS_PER_MATCH = 8
+BPS = 10_000
+MAX_TOTAL_RAKE_BPS = 5_000  # creator + platform together never take more than half the pot
+MAX_HELDOUT_FRACTION = Decimal("0.5")
+
+
+class Space(models.Model):
+    class TaskKind(models.TextChoices):
+        OPEN = "open", "open (judged by AI)"
+        VERIFIABLE = "verifiable", "verifiable (reference answers)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        OPEN = "open"
+        PAUSED = "paused"
+        CLOSED = "closed"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=5000)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="spaces_created"
+    )
+    task_kind = models.CharField(max_length=16, choices=TaskKind.choices, default=TaskKind.OPEN)
+    rules = models.JSONField(
+        default=validation.default_rules,
+        blank=True,
+        help_text='e.g. {"answer_format": "number", "max_new_tokens_cap": 64, "max_chars": 200, '
+        '"banned_substrings": []}; answer_format is free, number or single_line.',
+    )
+    agents_per_match = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[
+            MinValueValidator(MIN_AGENTS_PER_MATCH),
+            MaxValueValidator(MAX_AGENTS_PER_MATCH),
+        ],
+    )
+    payout_shares = models.JSONField(
+        default=list,
+        help_text='Shares by rank, 1st place first, decimal strings summing to 1: ["0.7", "0.3"]. '
+        "Places past the list get nothing; tied agents split their places' shares.",
+    )
+    creator_rake_bps = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(BPS)], help_text="basis points of the pot"
+    )
+    platform_rake_bps = models.PositiveIntegerField(
+        default=500, validators=[MaxValueValidator(BPS)], help_text="basis points of the pot"
+    )
+    subsidy = models.PositiveBigIntegerField(
+        default=0, help_text="credits a sponsor adds to every match's pot (0 = none)"
+    )
+    judge_panel = models.JSONField(
+        default=list,
+        help_text='e.g. [{"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}] '
+        'or [{"kind": "pairwise-llm"}]',
+    )
+    heldout_fraction = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.1"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(MAX_HELDOUT_FRACTION)],
+        help_text="share of uploaded prompts kept out of matches for evaluation (0 to 0.5)",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(agents_per_match__gte=MIN_AGENTS_PER_MATCH)
+                & Q(agents_per_match__lte=MAX_AGENTS_PER_MATCH),
+                name="space_agents_per_match_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(creator_rake_bps__gte=0) & Q(creator_rake_bps__lte=BPS),
+                name="space_creator_rake_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(platform_rake_bps__gte=0) & Q(platform_rake_bps__lte=BPS),
+                name="space_platform_rake_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(creator_rake_bps__lte=MAX_TOTAL_RAKE_BPS - F("platform_rake_bps")),
+                name="space_total_rake_max",
+            ),
+            models.CheckConstraint(condition=Q(subsidy__gte=0), name="space_subsidy_gte_0"),
+            models.CheckConstraint(
+                condition=Q(heldout_fraction__gte=0)
+                & Q(heldout_fraction__lte=MAX_HELDOUT_FRACTION),
+                name="space_heldout_fraction_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "open", "paused", "closed"]),
+                name="space_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(task_kind__in=["open", "verifiable"]),
+                name="space_task_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.slug
+
+    # --- validation across fields (model forms and services both call full_clean) --------------
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+
+        def attempt(field: str, normalize) -> None:
+            try:
+                setattr(self, field, normalize(getattr(self, field)))
+            except ValidationError as exc:
+                errors.setdefault(field, []).extend(exc.messages)
+
+        attempt("rules", validation.normalize_rules)
+        attempt("payout_shares", validation.normalize_payout_shares)
+        attempt("judge_panel", validation.normalize_judge_panel)
+
+        n = self.agents_per_match
+        if "payout_shares" not in errors and isinstance(n, int) and len(self.payout_shares) > n:
+            errors.setdefault("payout_shares", []).append(
+                f"{len(self.payout_shares)} shares for a match of {n} agents: at most {n}"
+            )
+        rakes = (self.creator_rake_bps or 0) + (self.platform_rake_bps or 0)
+        if rakes > MAX_TOTAL_RAKE_BPS:
+            errors.setdefault("creator_rake_bps", []).append(
+                f"creator and platform rakes together are {rakes} bps; at most "
+                f"{MAX_TOTAL_RAKE_BPS} bps ({MAX_TOTAL_RAKE_BPS / 100:g}% of the pot)"
+            )
+        if "judge_panel" not in errors:
+            kinds = {j["kind"] for j in self.judge_panel}
+            needs_ref = kinds & validation.REFERENCE_JUDGE_KINDS
+            if self.task_kind == self.TaskKind.VERIFIABLE and not needs_ref:
+                errors.setdefault("judge_panel", []).append(
+                    "a verifiable space needs a verifier in its judge panel"
+                )
+            if self.task_kind == self.TaskKind.OPEN and needs_ref:
+                errors.setdefault("judge_panel", []).append(
+                    f"{', '.join(sorted(needs_ref))} judges need reference answers: "
+                    "use them in a verifiable space"
+                )
+        if self.pk and "rules" not in errors:
+            problem = self.prompt_bank_problem()
+            if problem:
+                errors.setdefault("task_kind", []).append(problem)
+        if errors:
+            raise ValidationError(errors)
+
+    def prompt_bank_problem(self) -> str | None:
+        """Why the prompts already stored no longer fit this space's kind and answer format."""
+        for prompt_id, reference in self.prompts.values_list("id", "reference").iterator():
+            problem = validation.reference_problem(
+                reference=reference,
+                task_kind=self.task_kind,
+                answer_format=self.rules.get("answer_format", "free"),
+            )
+            if problem:
+                return f"prompt #{prompt_id} does not fit: {problem}"
+        return None
+
+    # --- helpers for the match loop --------------------------------------------------------------
+
+    def payout_share_decimals(self) -> list[Decimal]:
+        return [Decimal(s) for s in self.payout_shares]
+
+    def rule(self, name: str):
+        return self.rules.get(name, validation.DEFAULT_RULES[name])
+
+    @property
+    def channel_group(self) -> str:
+        return f"space_{self.slug}"
+
+
+class FeeTier(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="fee_tiers")
+    name = models.CharField(
+        max_length=40,
+        validators=[RegexValidator(r"^[\w .-]+$", "letters, digits, spaces, . _ - only")],
+    )
+    fee = models.PositiveBigIntegerField(default=0, help_text="credits per entry; 0 = free tier")
+
+    class Meta:
+        ordering = ["space", "fee", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["space", "name"], name="feetier_unique_name"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="feetier_fee_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fee} credits)" if self.fee else f"{self.name} (free)"
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Prompt(models.Model):
+    class Split(models.TextChoices):
+        TRAIN = "train"
+        HELDOUT = "heldout"
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="prompts")
+    text = models.TextField()
+    # A digest instead of a unique index on the text itself: PostgreSQL btree entries are capped
+    # at about 2.7 kB and prompts may be longer.
+    text_sha256 = models.CharField(max_length=64, editable=False)
+    reference = models.TextField(blank=True, default="")
+    split = models.CharField(max_length=8, choices=Split.choices, default=Split.TRAIN)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["space", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["space", "text_sha256"], name="prompt_unique_text"),
+            models.CheckConstraint(
+                condition=Q(split__in=["train", "heldout"]), name="prompt_split_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["space", "split", "id"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+    def save(self, *args, **kwargs):
+        # The digest is derived data, kept in step with the text on every save.
+        self.text_sha256 = text_digest(self.text)
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # The same checks as an uploaded row, for prompts added one at a time (admin, services).
+        from spaces.prompt_bank import MAX_PROMPT_CHARS, MAX_REFERENCE_CHARS
+
+        errors: dict[str, list[str]] = {}
+        self.text = (self.text or "").strip()
+        self.reference = (self.reference or "").strip()
+        if not self.text:
+            errors["text"] = ["prompt is empty"]
+        elif len(self.text) > MAX_PROMPT_CHARS:
+            errors["text"] = [f"at most {MAX_PROMPT_CHARS} characters"]
+        if len(self.reference) > MAX_REFERENCE_CHARS:
+            errors["reference"] = [f"at most {MAX_REFERENCE_CHARS} characters"]
+        if self.space_id is not None:
+            space = self.space
+            problem = validation.reference_problem(
+                reference=self.reference,
+                task_kind=space.task_kind,
+                answer_format=space.rule("answer_format"),
+            )
+            if problem:
+                errors.setdefault("reference", []).append(problem)
+            if "text" not in errors:
+                duplicate = space.prompts.filter(text_sha256=text_digest(self.text))
+                if duplicate.exclude(pk=self.pk).exists():
+                    errors["text"] = ["duplicate prompt: the space already has it"]
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,180 @@
+"""Parsing and checking uploaded prompt banks (JSONL or CSV) and the deterministic held-out split.
+
+Everything here is pure: it reads bytes and returns rows or row-level errors. Saving is
+``spaces.services.prompt_bank_import``, which refuses a file whole when any row is wrong.
+
+JSONL: one object per line, ``{"prompt": "...", "reference": "...", "split": "train"}``
+(reference and split optional; blank lines are skipped). CSV: a header row naming ``prompt`` and
+optionally ``reference`` and ``split``. Row numbers are the file's line numbers for JSONL and the
+spreadsheet row for CSV (the header is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import PurePath
+
+from spaces.errors import RowError
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_ROWS = 10_000
+MAX_PROMPT_CHARS = 4_000
+MAX_REFERENCE_CHARS = 2_000
+MAX_ERRORS = 200  # past this many, stop collecting: the file is refused anyway
+COLUMNS = ("prompt", "reference", "split")
+SPLITS = ("train", "heldout")
+SPLIT_CHOICES = [("train", "train"), ("heldout", "held-out")]
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+@dataclass(frozen=True)
+class BankRow:
+    row: int
+    text: str
+    reference: str
+    split: str | None  # None: decided by assign_split
+
+
+def assign_split(text: str, heldout_fraction: Decimal | float | str) -> str:
+    """The split a prompt falls in when its file does not say: the first 8 bytes of the SHA-256
+    of its text, read as a fraction of 2**64, below ``heldout_fraction`` means held out. It depends
+    only on the text, so re-uploading a bank, or uploading it elsewhere, splits it the same way."""
+    fraction = Decimal(str(heldout_fraction))
+    point = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+    return "heldout" if Decimal(point) < fraction * Decimal(2**64) else "train"
+
+
+def parse(*, file_name: str, content: bytes) -> tuple[list[BankRow], list[RowError]]:
+    """Rows and the problems found in them; the caller refuses the file when errors is non-empty."""
+    fmt = FORMATS.get(PurePath(file_name or "").suffix.lower())
+    if fmt is None:
+        return [], [RowError(0, f"{file_name!r}: upload a .jsonl or .csv file")]
+    if len(content) > MAX_FILE_BYTES:
+        return [], [RowError(0, f"the file is {len(content)} bytes; at most {MAX_FILE_BYTES}")]
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [RowError(0, f"the file is not UTF-8 text (byte {exc.start})")]
+    if "\x00" in text:
+        return [], [RowError(0, "the file contains NUL bytes")]
+    rows, errors = (_parse_jsonl if fmt == "jsonl" else _parse_csv)(text)
+    if not rows and not errors:
+        errors.append(RowError(0, "the file holds no prompts"))
+    if len(rows) > MAX_ROWS:
+        errors.insert(0, RowError(0, f"the file holds {len(rows)} prompts; at most {MAX_ROWS}"))
+    return rows, errors
+
+
+def clean_row(row: int, prompt, reference, split, errors: list[RowError]) -> BankRow | None:
+    """Check one row's values (already pulled from the file) and return it cleaned."""
+    problems = []
+    if not isinstance(prompt, str):
+        problems.append("prompt is missing or not a string")
+        prompt = ""
+    prompt = prompt.strip()
+    if isinstance(prompt, str) and not prompt and not problems:
+        problems.append("prompt is empty")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        problems.append(f"prompt is {len(prompt)} characters; at most {MAX_PROMPT_CHARS}")
+    if reference is None:
+        reference = ""
+    elif isinstance(reference, bool):
+        problems.append("reference must be a string or a number, not true/false")
+        reference = ""
+    elif isinstance(reference, int | Decimal):
+        reference = str(reference)
+    elif not isinstance(reference, str):
+        problems.append("reference must be a string or a number")
+        reference = ""
+    reference = reference.strip()
+    if len(reference) > MAX_REFERENCE_CHARS:
+        problems.append(f"reference is {len(reference)} characters; at most {MAX_REFERENCE_CHARS}")
+    if split is not None and not isinstance(split, str):
+        problems.append("split must be a string")
+        split = None
+    split = (split or "").strip().lower() or None
+    if split is not None and split not in SPLITS:
+        problems.append(f"split must be train or heldout (or left empty), not {split!r}")
+    errors.extend(RowError(row, p) for p in problems)
+    return None if problems else BankRow(row=row, text=prompt, reference=reference, split=split)
+
+
+def _parse_constant(name: str):
+    raise ValueError(f"{name} is not allowed")
+
+
+def _parse_jsonl(text: str) -> tuple[list[BankRow], list[RowError]]:
+    rows: list[BankRow] = []
+    errors: list[RowError] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if len(errors) >= MAX_ERRORS:
+            break
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, parse_float=Decimal, parse_constant=_parse_constant)
+        except ValueError as exc:
+            errors.append(RowError(number, f"not valid JSON: {exc}"))
+            continue
+        if not isinstance(obj, dict):
+            errors.append(RowError(number, "each line must be a JSON object"))
+            continue
+        unknown = sorted(set(obj) - set(COLUMNS))
+        if unknown:
+            errors.append(
+                RowError(number, f"unknown key(s) {', '.join(unknown)}; use {', '.join(COLUMNS)}")
+            )
+            continue
+        row = clean_row(number, obj.get("prompt"), obj.get("reference"), obj.get("split"), errors)
+        if row:
+            rows.append(row)
+    return rows, errors
+
+
+def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
+    rows: list[BankRow] = []
+    errors: list[RowError] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        return [], [RowError(1, f"unreadable CSV header: {exc}")]
+    if header is None:
+        return [], []
+    header = [h.strip().lower() for h in header]
+    unknown = [h for h in header if h not in COLUMNS]
+    if "prompt" not in header or unknown or len(set(header)) != len(header):
+        return [], [
+            RowError(
+                1,
+                f"the header must name prompt and optionally reference, split (each "
+                f"once); found {', '.join(header) or 'nothing'}",
+            )
+        ]
+    number = 1
+    while len(errors) < MAX_ERRORS:
+        try:
+            values = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(number + 1, f"unreadable CSV: {exc}"))
+            break
+        number += 1
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            errors.append(RowError(number, f"{len(values)} columns; the header has {len(header)}"))
+            continue
+        record = dict(zip(header, values, strict=True))
+        row = clean_row(
+            number, record["prompt"], record.get("reference"), record.get("split"), errors
+        )
+        if row:
+            rows.append(row)
+    return rows, errors

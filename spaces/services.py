@@ -1,0 +1,243 @@
+"""Writes to spaces, fee tiers and prompt banks. Every function validates first and changes
+nothing when it refuses (``SpaceError`` / ``PromptBankError``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from spaces import prompt_bank, validation
+from spaces.errors import PromptBankError, RowError, SpaceError
+from spaces.models import FeeTier, Prompt, Space, text_digest
+
+# Fields a creator may change after creation; the slug names channel groups and URLs, so it stays.
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "task_kind",
+    "rules",
+    "agents_per_match",
+    "payout_shares",
+    "creator_rake_bps",
+    "platform_rake_bps",
+    "subsidy",
+    "judge_panel",
+    "heldout_fraction",
+)
+MAX_PROMPTS_PER_SPACE = 100_000
+
+# Allowed status moves. Closed is final: matches and payouts of a closed space stay as they were.
+TRANSITIONS: dict[str, set[str]] = {
+    Space.Status.DRAFT: {Space.Status.OPEN, Space.Status.CLOSED},
+    Space.Status.OPEN: {Space.Status.PAUSED, Space.Status.CLOSED},
+    Space.Status.PAUSED: {Space.Status.OPEN, Space.Status.CLOSED},
+    Space.Status.CLOSED: set(),
+}
+
+
+def _as_space_error(exc: ValidationError) -> SpaceError:
+    if hasattr(exc, "error_dict"):
+        fields = {name: list(msgs) for name, msgs in exc.message_dict.items()}
+        text = "; ".join(f"{name}: {' '.join(m)}" for name, m in fields.items())
+        return SpaceError(text, field_errors=fields)
+    return SpaceError(" ".join(exc.messages))
+
+
+def _validate(space: Space) -> None:
+    try:
+        space.full_clean()
+    except ValidationError as exc:
+        raise _as_space_error(exc) from None
+
+
+@transaction.atomic
+def space_create(
+    *,
+    creator: AbstractBaseUser,
+    slug: str,
+    title: str,
+    judge_panel: list[dict[str, Any]],
+    payout_shares: list[str],
+    description: str = "",
+    task_kind: str = Space.TaskKind.OPEN,
+    rules: dict[str, Any] | None = None,
+    agents_per_match: int = 2,
+    creator_rake_bps: int = 0,
+    platform_rake_bps: int = 500,
+    subsidy: int = 0,
+    heldout_fraction: Decimal | str = Decimal("0.1"),
+    fee_tiers: list[tuple[str, int]] | None = None,
+) -> Space:
+    """A new space in draft status, with its fee tiers (``[("free", 0), ("pro", 100)]``)."""
+    space = Space(
+        creator=creator,
+        slug=slug,
+        title=title,
+        description=description,
+        task_kind=task_kind,
+        rules=rules or {},
+        agents_per_match=agents_per_match,
+        payout_shares=payout_shares,
+        creator_rake_bps=creator_rake_bps,
+        platform_rake_bps=platform_rake_bps,
+        subsidy=subsidy,
+        judge_panel=judge_panel,
+        heldout_fraction=Decimal(str(heldout_fraction)),
+    )
+    _validate(space)
+    space.save()
+    for name, fee in fee_tiers or []:
+        fee_tier_create(space=space, name=name, fee=fee)
+    return space
+
+
+@transaction.atomic
+def space_update(*, space: Space, **fields: Any) -> Space:
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise SpaceError(f"cannot change {', '.join(unknown)}")
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    if space.status == Space.Status.CLOSED:
+        raise SpaceError("a closed space cannot be changed")
+    for name, value in fields.items():
+        setattr(space, name, value)
+    _validate(space)
+    space.save()
+    return space
+
+
+@transaction.atomic
+def space_set_status(*, space: Space, status: str) -> Space:
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    if status not in Space.Status.values:
+        raise SpaceError(f"unknown status {status!r}")
+    if status == space.status:
+        return space
+    if status not in TRANSITIONS[space.status]:
+        raise SpaceError(f"a {space.status} space cannot become {status}")
+    if status == Space.Status.OPEN:
+        if not space.fee_tiers.exists():
+            raise SpaceError("add at least one fee tier (a free one is fine) before opening")
+        if not space.prompts.filter(split=Prompt.Split.TRAIN).exists():
+            raise SpaceError("upload prompts (at least one in the train split) before opening")
+    space.status = status
+    space.save(update_fields=["status", "updated"])
+    return space
+
+
+@transaction.atomic
+def fee_tier_create(*, space: Space, name: str, fee: int) -> FeeTier:
+    tier = FeeTier(space=space, name=name, fee=fee)
+    if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0:
+        raise SpaceError(f"a fee is a whole number of credits >= 0, not {fee!r}")
+    try:
+        tier.full_clean()
+    except ValidationError as exc:
+        raise _as_space_error(exc) from None
+    tier.save()
+    return tier
+
+
+# --- prompt banks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    created: int
+    train: int
+    heldout: int
+
+
+def _check_rows(space: Space, rows: list[prompt_bank.BankRow]) -> list[RowError]:
+    errors: list[RowError] = []
+    answer_format = space.rule("answer_format")
+    existing = set(space.prompts.values_list("text_sha256", flat=True))
+    if len(existing) + len(rows) > MAX_PROMPTS_PER_SPACE:
+        errors.append(RowError(0, f"a space holds at most {MAX_PROMPTS_PER_SPACE} prompts"))
+    first_seen: dict[str, int] = {}
+    for row in rows:
+        digest = text_digest(row.text)
+        if digest in existing:
+            errors.append(RowError(row.row, "duplicate prompt: the space already has it"))
+        elif digest in first_seen:
+            errors.append(RowError(row.row, f"duplicate prompt: same as row {first_seen[digest]}"))
+        else:
+            first_seen[digest] = row.row
+        problem = validation.reference_problem(
+            reference=row.reference, task_kind=space.task_kind, answer_format=answer_format
+        )
+        if problem:
+            errors.append(RowError(row.row, problem))
+    return errors
+
+
+@transaction.atomic
+def prompt_bank_import(
+    *, space: Space, file_name: str, content: bytes, heldout_fraction: Decimal | None = None
+) -> ImportResult:
+    """Add every prompt of a JSONL/CSV file to the space, or none: any bad row refuses the file
+    with a PromptBankError listing each problem by row. Rows that name no split get one from
+    ``assign_split`` (``heldout_fraction`` defaults to the space's)."""
+    fraction = (
+        space.heldout_fraction if heldout_fraction is None else Decimal(str(heldout_fraction))
+    )
+    if not Decimal(0) <= fraction <= Decimal("0.5"):
+        raise PromptBankError([RowError(0, f"heldout_fraction must be 0 to 0.5, not {fraction}")])
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    if space.status == Space.Status.CLOSED:
+        raise PromptBankError([RowError(0, "a closed space takes no new prompts")])
+    rows, errors = prompt_bank.parse(file_name=file_name, content=content)
+    if not any(e.row == 0 for e in errors):
+        # Rows that parsed are checked against the space too, so one upload shows every problem.
+        errors = sorted(errors + _check_rows(space, rows), key=lambda e: e.row)
+    if errors:
+        raise PromptBankError(errors)
+    prompts = [
+        Prompt(
+            space=space,
+            text=row.text,
+            text_sha256=text_digest(row.text),
+            reference=row.reference,
+            split=row.split or prompt_bank.assign_split(row.text, fraction),
+        )
+        for row in rows
+    ]
+    try:
+        Prompt.objects.bulk_create(prompts, batch_size=500)
+    except IntegrityError:
+        # Another upload to the same space added one of these prompts at the same moment.
+        raise PromptBankError(
+            [RowError(0, "a concurrent upload added some of these prompts; try again")]
+        ) from None
+    heldout = sum(p.split == Prompt.Split.HELDOUT for p in prompts)
+    return ImportResult(created=len(prompts), train=len(prompts) - heldout, heldout=heldout)
+
+
+@transaction.atomic
+def prompt_create(
+    *, space: Space, text: str, reference: str = "", split: str | None = None
+) -> Prompt:
+    """One prompt, checked like an uploaded row; no split: decided from its text."""
+    if split not in (None, "", *Prompt.Split.values):
+        raise SpaceError(f"split must be train or heldout, not {split!r}")
+    space = Space.objects.select_for_update().get(pk=space.pk)
+    if space.status == Space.Status.CLOSED:
+        raise SpaceError("a closed space takes no new prompts")
+    text = (text or "").strip()
+    prompt = Prompt(
+        space=space,
+        text=text,
+        reference=reference or "",
+        split=split or prompt_bank.assign_split(text, space.heldout_fraction),
+    )
+    try:
+        prompt.full_clean(exclude=["text_sha256"])
+    except ValidationError as exc:
+        raise _as_space_error(exc) from None
+    prompt.save()
+    return prompt

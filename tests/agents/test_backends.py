@@ -1,0 +1,176 @@
+"""Scripted and OpenAI-compatible backends (no model needed)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from agents.inference import (
+    AdapterRef,
+    GenerationRequest,
+    GenerationSettings,
+    InferenceError,
+    get_backend,
+)
+from agents.inference.openai import OpenAIBackend
+from agents.inference.scripted import ScriptedBackend, use_script
+
+ADAPTER = AdapterRef(path="/srv/adapters/a", sha256="ab" * 32)
+USER = [{"role": "user", "content": "Say hi"}]
+
+
+def test_it_refuses_out_of_range_generation_settings():
+    for bad in [
+        {"temperature": 3},
+        {"top_p": 0},
+        {"top_k": -1},
+        {"max_new_tokens": 0},
+        {"repetition_penalty": 0.5},
+    ]:
+        with pytest.raises(InferenceError):
+            GenerationSettings(**bad)
+
+
+def test_it_refuses_malformed_messages():
+    with pytest.raises(InferenceError):
+        GenerationRequest(messages=[])
+    with pytest.raises(InferenceError):
+        GenerationRequest(messages=[{"role": "wizard", "content": "x"}])
+
+
+def test_it_picks_the_backend_from_settings(settings):
+    settings.ARENA_INFERENCE_BACKEND = "scripted"
+    assert isinstance(get_backend(), ScriptedBackend)
+    with pytest.raises(InferenceError, match="unknown inference backend"):
+        get_backend("nope")
+
+
+def test_it_answers_from_the_script_and_truncates_to_max_new_tokens():
+    backend = get_backend("scripted")
+    requests = [
+        GenerationRequest(messages=USER, settings=GenerationSettings(max_new_tokens=3)),
+        GenerationRequest(messages=USER, adapter=ADAPTER),
+    ]
+    with use_script(["one two three four five", "42"]):
+        results = backend.generate(requests)
+    assert [r.text for r in results] == ["one two three", "42"]
+    assert [r.finish_reason for r in results] == ["length", "stop"]
+    assert [r.completion_tokens for r in results] == [3, 1]
+
+
+def test_it_gives_deterministic_default_answers_per_seed_and_adapter():
+    backend = ScriptedBackend()
+    a = backend.generate([GenerationRequest(messages=USER, seed=1)])[0].text
+    b = backend.generate([GenerationRequest(messages=USER, seed=1)])[0].text
+    c = backend.generate([GenerationRequest(messages=USER, seed=1, adapter=ADAPTER)])[0].text
+    assert a == b != c
+
+
+class FakeVLLM:
+    """A tiny server speaking the OpenAI chat-completions protocol, serving LoRA adapters by
+    name the way vLLM does (unknown model -> 404 until /v1/load_lora_adapter loads it)."""
+
+    def __init__(self, base_name="SmolLM2-135M-Instruct"):
+        self.models = {base_name}
+        self.bodies: list[dict] = []
+        self.loads: list[dict] = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, status, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.headers.get("Authorization") != "Bearer sekret":
+                    return self._reply(401, {"error": {"message": "bad key"}})
+                if self.path == "/v1/load_lora_adapter":
+                    with outer.lock:
+                        outer.loads.append(body)
+                        outer.models.add(body["lora_name"])
+                    return self._reply(200, {"status": "ok"})
+                if self.path != "/v1/chat/completions":
+                    return self._reply(404, {"error": {"message": "no such path"}})
+                with outer.lock:
+                    outer.bodies.append(body)
+                if body["model"] not in outer.models:
+                    return self._reply(404, {"error": {"message": "model does not exist"}})
+                words = f"answer from {body['model']} with t={body['temperature']}".split()
+                cut = words[: body["max_tokens"]]
+                self._reply(
+                    200,
+                    {
+                        "id": "cmpl-1",
+                        "object": "chat.completion",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": " ".join(cut)},
+                                "finish_reason": "length" if len(cut) < len(words) else "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": len(cut)},
+                    },
+                )
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_it_sends_one_request_per_row_with_the_adapter_as_model():
+    with FakeVLLM() as server:
+        backend = OpenAIBackend(base_url=server.url, api_key="sekret")
+        results = backend.generate(
+            [
+                GenerationRequest(
+                    messages=USER,
+                    adapter=ADAPTER,
+                    seed=5,
+                    settings=GenerationSettings(temperature=0.2, top_k=20),
+                ),
+                GenerationRequest(messages=USER, settings=GenerationSettings(max_new_tokens=2)),
+            ]
+        )
+    assert results[0].text == f"answer from {ADAPTER.name} with t=0.2"
+    assert (results[0].finish_reason, results[0].prompt_tokens) == ("stop", 11)
+    assert (results[1].text, results[1].finish_reason, results[1].completion_tokens) == (
+        "answer from",
+        "length",
+        2,
+    )
+    # The unknown adapter was loaded by name from its path, then the row retried.
+    assert server.loads == [{"lora_name": ADAPTER.name, "lora_path": ADAPTER.path}]
+    adapter_bodies = [b for b in server.bodies if b["model"] == ADAPTER.name]
+    assert adapter_bodies[-1]["top_k"] == 20 and adapter_bodies[-1]["seed"] == 5
+    assert adapter_bodies[-1]["messages"] == USER
+
+
+def test_it_reports_server_errors_clearly():
+    with FakeVLLM() as server:
+        backend = OpenAIBackend(base_url=server.url, api_key="wrong")
+        with pytest.raises(InferenceError, match="401"):
+            backend.generate([GenerationRequest(messages=USER)])
+    backend = OpenAIBackend(base_url=server.url, api_key="sekret")
+    with pytest.raises(InferenceError, match="unreachable"):
+        backend.generate([GenerationRequest(messages=USER)])

@@ -1,0 +1,159 @@
+"""The local backend on the real default model (slow: marked ``model``; the model loads once
+per test session, in the backend's process-wide cache)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.inference import GenerationRequest, GenerationSettings, get_backend
+from agents.inference.local import cache, label_probabilities, label_probabilities_batch
+from agents.services import adapter_version_create, agent_create
+from tests.agents.conftest import perturb_adapter
+
+pytestmark = pytest.mark.model
+
+GREEDY = GenerationSettings(temperature=0.0, max_new_tokens=12)
+QUESTION = [{"role": "user", "content": "Name a colour of the sky."}]
+
+
+def _trained_agent(owner, name, seed, tmp_path):
+    """An agent whose adapter really changes the output (random B, unlike a fresh adapter)."""
+    agent = agent_create(owner=owner, name=name, seed=seed, target_modules=["q_proj", "v_proj"])
+    out = perturb_adapter(agent.current_adapter.directory, tmp_path / name, seed=seed, scale=0.3)
+    adapter_version_create(agent=agent, source_dir=out, created_by="test")
+    agent.refresh_from_db()
+    return agent
+
+
+def test_it_generates_text_with_the_default_model(default_base):
+    result = get_backend("local").generate([GenerationRequest(messages=QUESTION, settings=GREEDY)])[
+        0
+    ]
+    assert result.text.strip()
+    assert 0 < result.completion_tokens <= 12
+    assert result.prompt_tokens > 5
+    assert result.finish_reason in ("stop", "length")
+    assert result.latency_ms > 0
+
+
+def test_it_runs_mixed_adapters_in_one_batch_like_one_at_a_time(alice, bob, default_base, tmp_path):
+    one = _trained_agent(alice, "one", 1, tmp_path)
+    two = _trained_agent(bob, "two", 2, tmp_path)
+    rows = [
+        GenerationRequest(messages=QUESTION, adapter=one.adapter_ref(), settings=GREEDY),
+        GenerationRequest(
+            messages=[{"role": "user", "content": "Write one word."}], settings=GREEDY
+        ),
+        GenerationRequest(messages=QUESTION, adapter=two.adapter_ref(), settings=GREEDY),
+    ]
+    backend = get_backend("local")
+    batched = backend.generate(rows)
+    alone = [backend.generate([row])[0] for row in rows]
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert [r.completion_tokens for r in batched] == [r.completion_tokens for r in alone]
+    # The adapters matter: the same prompt gives different answers under the two adapters.
+    assert batched[0].text != batched[2].text
+    base = backend.generate([GenerationRequest(messages=QUESTION, settings=GREEDY)])[0]
+    assert base.text not in (batched[0].text, batched[2].text)
+
+
+def test_it_gives_each_row_its_own_token_limit_and_seed(default_base):
+    sampled = GenerationSettings(temperature=1.0, top_p=0.9, top_k=50, max_new_tokens=20)
+    long_row = GenerationRequest(messages=QUESTION, settings=sampled, seed=11)
+    rows = [
+        GenerationRequest(
+            messages=QUESTION, settings=GenerationSettings(temperature=0.0, max_new_tokens=3)
+        ),
+        long_row,
+        GenerationRequest(messages=QUESTION, settings=sampled, seed=12),
+    ]
+    backend = get_backend("local")
+    results = backend.generate(rows)
+    assert results[0].completion_tokens == 3 and results[0].finish_reason == "length"
+    assert results[1].completion_tokens <= 20
+    # A row's sample depends on its own seed, not on its neighbours in the batch.
+    assert backend.generate([long_row])[0].text == results[1].text
+
+
+def test_it_keeps_adapters_in_a_bounded_cache(alice, default_base, tmp_path, settings):
+    settings.ARENA_ADAPTER_CACHE_SIZE = 1
+    one = _trained_agent(alice, "c1", 3, tmp_path)
+    two = _trained_agent(alice, "c2", 4, tmp_path)
+    backend = get_backend("local")
+    loaded = cache.get_model(None)
+    tiny = GenerationSettings(temperature=0.0, max_new_tokens=2)
+    backend.generate(
+        [GenerationRequest(messages=QUESTION, adapter=one.adapter_ref(), settings=tiny)]
+    )
+    backend.generate(
+        [GenerationRequest(messages=QUESTION, adapter=two.adapter_ref(), settings=tiny)]
+    )
+    assert list(loaded.adapters) == [two.adapter_ref().name]
+    loads = loaded.loads
+    backend.generate(
+        [GenerationRequest(messages=QUESTION, adapter=two.adapter_ref(), settings=tiny)]
+    )
+    assert loaded.loads == loads
+
+
+def test_it_refuses_an_adapter_whose_file_does_not_match_its_hash(alice, default_base):
+    from agents.inference import AdapterRef, InferenceError
+
+    agent = agent_create(owner=alice, name="tampered", seed=9)
+    ref = AdapterRef(path=agent.adapter_ref().path, sha256="0" * 64)
+    with pytest.raises(InferenceError, match="sha256"):
+        get_backend("local").generate([GenerationRequest(messages=QUESTION, adapter=ref)])
+
+
+def test_it_reads_label_probabilities_from_the_base_model(alice, default_base, model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from agents.inference import InferenceError
+
+    # Load an adapter into the shared model first: the judge must still read the bare base.
+    agent = agent_create(owner=alice, name="judge-check", seed=5)
+    get_backend("local").generate(
+        [
+            GenerationRequest(
+                messages=QUESTION,
+                adapter=agent.adapter_ref(),
+                settings=GenerationSettings(temperature=0.0, max_new_tokens=1),
+            )
+        ]
+    )
+    messages = [
+        {
+            "role": "user",
+            "content": "Which one is a fruit? A: apple. B: hammer. "
+            "Answer with the letter A or B only.",
+        }
+    ]
+    probs = label_probabilities(messages, ["A", "B"])
+    assert len(probs) == 2 and abs(sum(probs) - 1.0) < 1e-5
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    plain = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        logits = plain(**ids).logits[0, -1]
+    label_ids = [tokenizer.encode(label, add_special_tokens=False)[0] for label in ["A", "B"]]
+    expected = torch.softmax(logits[label_ids], dim=-1).tolist()
+    assert probs == pytest.approx(expected, abs=1e-4)
+    assert probs[0] > probs[1]  # A (apple) is the fruit
+
+    # Batched (both orders at once, as the pairwise judge asks) matches one at a time.
+    swapped = [
+        {
+            "role": "user",
+            "content": "Which one is a fruit? A: hammer. B: apple. "
+            "Answer with the letter A or B only.",
+        }
+    ]
+    both = label_probabilities_batch([messages, swapped], ["A", "B"])
+    assert both[0] == pytest.approx(probs, abs=1e-4)
+    assert both[1] == pytest.approx(label_probabilities(swapped, ["A", "B"]), abs=1e-4)
+
+    with pytest.raises(InferenceError, match="share a first token"):
+        label_probabilities(messages, ["Yes", "Yes!"])

@@ -1,0 +1,128 @@
+"""The ``play`` and ``seed_demo`` commands."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from agents.models import Agent
+from arena.models import Match
+from ledger.models import Transfer
+from spaces.models import Space
+from tests.arena.helpers import audit_ok
+
+
+def run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_it_plays_n_matches_and_prints_one_json_document(players, carol, space, agent_factory):
+    alice, bob, dave = players
+    for owner in (alice, alice, bob, dave):
+        agent_factory(owner)
+    report = json.loads(
+        run(
+            "play",
+            "--space",
+            space.slug,
+            "--matches",
+            "3",
+            "--json",
+            "--tier",
+            "standard",
+            "--inline",
+        )
+    )
+    assert report["mode"] == "inline" and len(report["matches"]) == 3
+    for match in report["matches"]:
+        assert match["status"] == "settled"
+        assert [r["rank"] for r in match["ranking"]] == sorted(r["rank"] for r in match["ranking"])
+        paid = sum(r["payout"] for r in match["ranking"])
+        assert paid + match["creator_rake"] + match["platform_rake"] == match["pot"] == 200
+        assert match["timings"]["total"] is not None
+        # never two agents of one owner in a match
+        assert len({r["owner"] for r in match["ranking"]}) == 2
+    assert Match.objects.filter(status="settled").count() == 3
+    audit_ok()
+
+
+def test_it_prints_a_readable_report_without_json(players, space, agent_factory):
+    alice, bob, _ = players
+    agent_factory(alice), agent_factory(bob)
+    text = run("play", "--space", space.slug, "--matches", "1", "--inline")
+    assert "settled" in text and "payout" in text and "1/1 matches settled" in text
+
+
+def test_it_refuses_to_play_without_enough_agents_or_space(players, space, agent_factory):
+    agent_factory(players[0])
+    with pytest.raises(CommandError, match="not enough eligible agents"):
+        run("play", "--space", space.slug, "--matches", "1", "--inline")
+    with pytest.raises(CommandError, match="no space"):
+        run("play", "--space", "nope", "--matches", "1", "--inline")
+
+
+@pytest.fixture
+def tiny_default_base(tmp_path, db):
+    """A tiny llama config registered as the default base model: adapters initialise in
+    milliseconds and no model weights are needed."""
+    from transformers import LlamaConfig
+
+    from agents.models import BaseModel
+
+    path = tmp_path / "tiny-llama"
+    LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    ).save_pretrained(path)
+    return BaseModel.objects.create(name="tiny-default", path=str(path), is_default=True)
+
+
+def test_it_seeds_the_demo_once(tiny_default_base):
+    first = json.loads(run("seed_demo", "--json"))["created"]
+    assert len(first["spaces"]) >= 3 and len(first["agents"]) >= 8
+    counts = (Space.objects.count(), Agent.objects.count(), Transfer.objects.count())
+    second = json.loads(run("seed_demo", "--json"))["created"]
+    assert all(not made for made in second.values())
+    assert (Space.objects.count(), Agent.objects.count(), Transfer.objects.count()) == counts
+
+    spaces = {s.slug: s for s in Space.objects.all()}
+    assert spaces["arithmetic"].task_kind == "verifiable"
+    assert spaces["arithmetic"].rules["answer_format"] == "number"
+    assert spaces["arithmetic"].prompts.exclude(reference="").count() >= 10
+    assert spaces["arithmetic"].prompts.filter(split="heldout").exists()
+    assert spaces["haiku"].judge_panel[0]["kind"] == "pairwise-llm"
+    assert all(s.status == "open" for s in spaces.values())
+    owners = Agent.objects.values_list("owner__username", flat=True).distinct()
+    assert len(set(owners)) >= 3
+    prompts = set(Agent.objects.values_list("system_prompt", flat=True))
+    assert len(prompts) >= 8
+    audit_ok()
+
+
+def test_it_plays_on_the_seeded_demo(tiny_default_base):
+    run("seed_demo")
+    report = json.loads(
+        run(
+            "play",
+            "--space",
+            "arithmetic",
+            "--matches",
+            "1",
+            "--json",
+            "--inline",
+            "--tier",
+            "standard",
+        )
+    )
+    match = report["matches"][0]
+    assert match["status"] == "settled" and len(match["ranking"]) == 3
+    audit_ok()

@@ -1,0 +1,136 @@
+"""A whole match in-process with the scripted backend: the task functions are called directly,
+in order, as a worker would call them."""
+
+import pytest
+
+from agents.inference.scripted import use_script
+from arena import tasks
+from arena.models import Entry, Match
+from arena.services.matches import match_cancel, match_run_inline
+from ledger import services as ledger
+from tests.arena.conftest import balance
+from tests.arena.helpers import audit_ok, form_match, sum_answer
+
+
+@pytest.fixture
+def match(players, space, tier, agent_factory):
+    alice, bob, _ = players
+    return form_match(space, tier, [alice, bob], agent_factory)
+
+
+def test_it_runs_a_match_to_settled_and_pays_by_rank(players, carol, match):
+    alice, bob, _ = players
+    with use_script(sum_answer):
+        assert tasks.rollout_match(match.pk) is True
+        match.refresh_from_db()
+        assert match.status == "judging"
+        seat = match.seats.get(index=0)
+        assert seat.text and seat.completion_tokens == 1 and seat.finish_reason == "stop"
+        assert seat.generation_settings["max_new_tokens"] == 16  # capped by the space's rule
+        assert seat.seed is not None and seat.latency_ms is not None
+        assert tasks.judge_match(match.pk) is True
+        assert tasks.settle_match(match.pk) is True
+    match.refresh_from_db()
+    assert match.status == "settled" and match.finished_at is not None
+    ranks = dict(match.seats.values_list("owner__username", "rank"))
+    assert ranks == {"alice": 1, "bob": 2}
+    # pot 200; rakes 5% + 5% = 10 + 10; pool 180 -> 126 (0.7) and 54 (0.3)
+    assert (match.pot, match.creator_rake, match.platform_rake) == (200, 10, 10)
+    payouts = dict(match.seats.values_list("owner__username", "payout"))
+    assert payouts == {"alice": 126, "bob": 54}
+    assert sum(payouts.values()) + match.creator_rake + match.platform_rake == match.pot
+    assert balance(alice) == 10_000 - 100 + 126
+    assert balance(bob) == 10_000 - 100 + 54
+    assert ledger.balance(ledger.creator_revenue_account(carol)) == 10
+    assert ledger.balance(ledger.system_account("platform_revenue")) == 10
+    assert ledger.balance(ledger.escrow_account(match.escrow_ref)) == 0
+    assert match.verdicts.count() >= 1
+    from judges.models import Rating
+
+    assert Rating.objects.filter(space=match.space).count() == 2
+    audit_ok()
+
+
+def test_it_adds_the_sponsor_subsidy_to_the_pot(players, carol, agent_factory):
+    from tests.arena.conftest import make_space
+
+    alice, bob, _ = players
+    space = make_space(
+        carol, slug="sponsored", subsidy=51, creator_bps=0, platform_bps=0, shares=("1",)
+    )
+    match = form_match(space, space.fee_tiers.get(name="standard"), [alice, bob], agent_factory)
+    with use_script(sum_answer):
+        match = match_run_inline(match_id=match.pk)
+    assert match.status == "settled"
+    assert (match.fees, match.subsidy, match.pot) == (200, 51, 251)
+    assert balance(alice) == 10_000 - 100 + 251
+    audit_ok()
+
+
+def test_it_does_each_step_once_when_a_task_runs_twice(players, match):
+    alice, bob, _ = players
+    with use_script(sum_answer):
+        assert tasks.rollout_match(match.pk) is True
+        assert tasks.rollout_match(match.pk) is False
+        assert tasks.judge_match(match.pk) is True
+        assert tasks.judge_match(match.pk) is False
+        assert tasks.settle_match(match.pk) is True
+        assert tasks.settle_match(match.pk) is False
+        assert tasks.rollout_match(match.pk) is False
+    assert balance(alice) == 10_000 - 100 + 126
+    assert match.verdicts.count() == Match.objects.get(pk=match.pk).verdicts.count()
+    audit_ok()
+
+
+def test_it_refuses_a_claim_while_another_worker_holds_the_step(match):
+    from arena.services.steps import claim_step, complete_step
+
+    first = claim_step(match_id=match.pk, step="rollout")
+    assert first is not None
+    assert claim_step(match_id=match.pk, step="rollout") is None
+    # A stale claim cannot complete the step.
+    assert not complete_step(
+        match_id=match.pk, status="rolling_out", claim=first - 1, to_status="judging"
+    )
+
+
+def test_it_cancels_a_match_and_returns_every_fee(players, match):
+    alice, bob, _ = players
+    assert match_cancel(match_id=match.pk, reason="space closed") is True
+    assert match_cancel(match_id=match.pk, reason="again") is False
+    match.refresh_from_db()
+    assert match.status == "cancelled"
+    assert balance(alice) == 10_000 and balance(bob) == 10_000
+    assert set(Entry.objects.values_list("status", flat=True)) == {"refunded"}
+    # Nothing runs after an abort.
+    assert tasks.rollout_match(match.pk) is False
+    audit_ok()
+
+
+def test_it_fails_a_match_whose_rollout_breaks_and_refunds(players, match):
+    alice, bob, _ = players
+
+    def broken(request, index):
+        raise RuntimeError("GPU on fire")
+
+    with use_script(broken):
+        assert tasks.rollout_match(match.pk) is True
+    match.refresh_from_db()
+    assert match.status == "failed" and "GPU on fire" in match.failure_reason
+    assert balance(alice) == 10_000 and balance(bob) == 10_000
+    audit_ok()
+
+
+def test_it_fails_a_settlement_that_cannot_pay_and_refunds(players, match):
+    """A settlement that raises rolls back whole; the match is then refunded, once."""
+    alice, bob, _ = players
+    with use_script(sum_answer):
+        tasks.rollout_match(match.pk)
+        tasks.judge_match(match.pk)
+    # Corrupt the ranks so the split cannot be computed.
+    match.seats.update(rank=None)
+    assert tasks.settle_match(match.pk) is False
+    match.refresh_from_db()
+    assert match.status == "failed" and "settlement failed" in match.failure_reason
+    assert balance(alice) == 10_000 and balance(bob) == 10_000
+    audit_ok()

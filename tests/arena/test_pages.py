@@ -1,0 +1,167 @@
+"""Pages: spaces, entering and leaving, the match page and its live updates, agents."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from agents.inference.scripted import use_script
+from agents.models import Agent
+from arena.models import Entry
+from arena.services.matches import match_run_inline
+from tests.arena.conftest import balance
+from tests.arena.helpers import form_match, sum_answer
+
+
+def test_it_lists_spaces_and_shows_one_with_its_leaderboard(
+    client, players, space, tier, agent_factory
+):
+    alice, bob, _ = players
+    match = form_match(space, tier, [alice, bob], agent_factory)
+    with use_script(sum_answer):
+        match_run_inline(match_id=match.pk)
+    assert space.title in client.get("/spaces/").content.decode()
+    page = client.get(f"/spaces/{space.slug}/").content.decode()
+    assert 'data-testid="leaderboard"' in page and "alice" in page
+    assert f"/matches/{match.pk}/" in page
+    assert "/ws/spaces/math/" in page
+
+
+def test_it_enters_and_leaves_from_the_space_page(client, players, space, tier, agent_factory):
+    alice = players[0]
+    agent = agent_factory(alice, name="Pagey")
+    client.force_login(alice)
+    page = client.get(f"/spaces/{space.slug}/").content.decode()
+    assert "Pagey" in page and 'data-testid="enter-form"' in page
+    r = client.post(
+        f"/spaces/{space.slug}/enter/", {"agent": agent.pk, "fee_tier": tier.pk, "key": "web:1"}
+    )
+    assert r.status_code == 302
+    entry = Entry.objects.get()
+    assert entry.status == "queued" and balance(alice) == 9_900
+    r = client.post(f"/entries/{entry.pk}/leave/")
+    assert r.status_code == 302
+    entry.refresh_from_db()
+    assert entry.status == "left" and balance(alice) == 10_000
+
+
+def test_it_refuses_an_entry_with_someone_elses_agent(client, players, space, tier, agent_factory):
+    alice, bob, _ = players
+    client.force_login(bob)
+    r = client.post(
+        f"/spaces/{space.slug}/enter/",
+        {"agent": agent_factory(alice).pk, "fee_tier": tier.pk, "key": "web:2"},
+        follow=True,
+    )
+    assert Entry.objects.count() == 0
+    assert "agent" in r.content.decode()
+
+
+def test_it_shows_the_match_page_and_its_fragment(client, players, space, tier, agent_factory):
+    alice, bob, _ = players
+    match = form_match(space, tier, [alice, bob], agent_factory)
+    page = client.get(f"/matches/{match.pk}/").content.decode()
+    assert "formed" in page and f"/ws/matches/{match.pk}/" in page and "match_live.js" in page
+    with use_script(sum_answer):
+        match_run_inline(match_id=match.pk)
+    body = client.get(f"/matches/{match.pk}/body/").content.decode()
+    assert "settled" in body and "126" in body and "What is" in body
+    assert client.get("/matches/999999/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_pushes_each_state_change_to_the_match_socket(players, space, tier, agent_factory):
+    from django.db import connection
+
+    from arena.asgi import application
+
+    alice, bob, _ = players
+    match = form_match(space, tier, [alice, bob], agent_factory)
+
+    def run_match():
+        try:
+            with use_script(sum_answer):
+                match_run_inline(match_id=match.pk)
+        finally:
+            connection.close()
+
+    async def scenario():
+        comm = WebsocketCommunicator(
+            application, f"/ws/matches/{match.pk}/", headers=[(b"origin", b"http://localhost")]
+        )
+        connected, _ = await comm.connect()
+        assert connected
+        await asyncio.to_thread(run_match)
+        seen = []
+        while not seen or seen[-1] != "settled":
+            message = await comm.receive_json_from(timeout=10)
+            seen.append(message["payload"]["status"])
+        await comm.disconnect()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == ["rolling_out", "judging", "settling", "settled"]
+
+
+def test_it_lists_creates_edits_and_forks_agents(client, alice, mallory, tmp_path, db):
+    from transformers import LlamaConfig
+
+    from agents.models import BaseModel
+
+    path = tmp_path / "tiny"
+    LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    ).save_pretrained(path)
+    BaseModel.objects.create(name="tiny", path=str(path), is_default=True)
+    client.force_login(alice)
+    form = {
+        "name": "Scout",
+        "system_prompt": "Be brief.",
+        "temperature": "0.5",
+        "top_p": "0.9",
+        "top_k": "40",
+        "max_new_tokens": "32",
+        "repetition_penalty": "1.1",
+        "lora_rank": "4",
+        "lora_alpha": "8",
+        "lora_dropout": "0.05",
+        "target_modules": '["q_proj", "v_proj"]',
+        "learning_rate": "0.0001",
+        "dpo_beta": "0.1",
+        "epochs": "1",
+        "batch_size": "2",
+        "auto_max_matches": "0",
+        "auto_budget": "0",
+    }
+    bad = client.post("/agents/new/", {**form, "temperature": "9"})
+    assert bad.status_code == 200 and Agent.objects.count() == 0
+    r = client.post("/agents/new/", form)
+    assert r.status_code == 302, r.content.decode()[:2000]
+    agent = Agent.objects.get(name="Scout")
+    assert agent.current_adapter is not None and agent.owner == alice
+    assert "Scout" in client.get("/agents/").content.decode()
+    r = client.post(f"/agents/{agent.pk}/edit/", {**form, "temperature": "0.2"})
+    assert r.status_code == 302
+    agent.refresh_from_db()
+    assert agent.temperature == 0.2
+    r = client.post(f"/agents/{agent.pk}/fork/", {"name": "Scout II"})
+    fork = Agent.objects.get(name="Scout II")
+    assert (
+        fork.forked_from_id == agent.pk
+        and fork.current_adapter.sha256 == agent.current_adapter.sha256
+    )
+    client.force_login(mallory)
+    assert client.get(f"/agents/{agent.pk}/").status_code == 404
+    assert client.post(f"/agents/{agent.pk}/fork/", {"name": "Stolen"}).status_code == 404
+
+
+def test_it_lists_open_spaces_on_the_home_page(client, space):
+    page = client.get("/").content.decode()
+    assert "Open spaces" in page and f"/spaces/{space.slug}/" in page

@@ -1,0 +1,139 @@
+"""The match loop through real Celery worker processes (scripted backend): a whole match, and
+a worker SIGKILLed in the middle of a settlement."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from arena.celery import app
+from arena.models import Match
+from arena.services.reaper import reap_stuck_matches
+from ledger.models import Transfer
+from tests.arena.helpers import audit_ok, form_match
+from tests.arena.workers import start_worker, wait_final, wait_for, wait_status
+
+
+@pytest.fixture
+def no_broker():
+    """Here the steps go through the broker to real workers (overrides conftest's fixture)."""
+    yield
+
+
+@pytest.fixture
+def worker_env(transactional_db, monkeypatch):
+    monkeypatch.setenv("ARENA_INFERENCE_BACKEND", "scripted")
+    app.control.purge()
+    workers = []
+    yield workers
+    for worker in workers:
+        worker.stop()
+
+
+def test_it_runs_a_match_through_a_real_worker(
+    worker_env, tmp_path, players, space, tier, agent_factory
+):
+    worker_env.append(start_worker(tmp_path))
+    alice, bob, _ = players
+    match = form_match(space, tier, [alice, bob], agent_factory)
+    match = wait_final(match.pk, timeout=120)
+    assert match.status == "settled", (match.failure_reason, worker_env[0].log())
+    seats = list(match.seats.all())
+    assert all(s.text and s.rank for s in seats)
+    assert sum(s.payout for s in seats) + match.creator_rake + match.platform_rake == match.pot
+    assert match.pot == 200
+    audit_ok()
+
+
+@contextlib.contextmanager
+def hold_match_row(match_id: int):
+    """Block writers of the match row from another connection (not Django's)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        lock = sqlite3.connect(str(db["NAME"]), timeout=30, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+    else:
+        import psycopg
+
+        lock = psycopg.connect(
+            host=db["HOST"] or None,
+            port=db["PORT"] or None,
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname=db["NAME"],
+        )
+        lock.execute("SELECT 1 FROM arena_match WHERE id = %s FOR UPDATE", [match_id])
+        try:
+            yield
+        finally:
+            lock.rollback()
+            lock.close()
+
+
+def test_it_settles_exactly_once_after_a_worker_is_killed_mid_settlement(
+    worker_env, tmp_path, players, space, tier, agent_factory
+):
+    alice, bob, _ = players
+    # A worker without the default queue takes the match as far as settling.
+    early = start_worker(tmp_path, queues="rollout,judge")
+    worker_env.append(early)
+    match = form_match(space, tier, [alice, bob], agent_factory)
+    wait_status(match.pk, "settling", timeout=120)
+    early.stop()
+
+    with hold_match_row(match.pk):
+        settler = start_worker(tmp_path, queues="default")
+        worker_env.append(settler)
+        wait_for(lambda: "arena.settle_match" in settler.log(), 60, "the settle task to start")
+        time.sleep(1.0)  # the task is inside its transaction, waiting on the row
+        settler.kill()
+    # The killed transaction left nothing: still settling, nothing paid.
+    match.refresh_from_db()
+    assert match.status == "settling"
+    assert not Transfer.objects.filter(key__startswith=f"match:{match.pk}:settle").exists()
+    audit_ok()
+
+    # The reaper finds the quiet match and queues its settlement again; a new worker runs it.
+    done = reap_stuck_matches(now=timezone.now() + timedelta(minutes=5))
+    assert (match.pk, "requeued settling") in done
+    worker_env.append(start_worker(tmp_path, queues="default"))
+    match = wait_final(match.pk, timeout=120)
+    assert match.status == "settled", match.failure_reason
+    # The killed task's message may come back too (acks_late): it must find nothing to do.
+    time.sleep(1.0)
+    assert Match.objects.get(pk=match.pk).status == "settled"
+    assert Transfer.objects.filter(key__startswith=f"match:{match.pk}:settle#").count() == 4
+    audit_ok()
+
+
+def test_it_plays_through_the_worker_when_one_runs(
+    worker_env, tmp_path, players, space, agent_factory
+):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    alice, bob, _ = players
+    agent_factory(alice), agent_factory(bob)
+    worker_env.append(start_worker(tmp_path))
+    out = io.StringIO()
+    call_command(
+        "play", "--space", space.slug, "--matches", "1", "--json", "--tier", "standard", stdout=out
+    )
+    report = json.loads(out.getvalue())
+    assert report["mode"] == "worker"
+    assert report["matches"][0]["status"] == "settled"
+    assert "arena.rollout_match" in worker_env[0].log()
+    audit_ok()

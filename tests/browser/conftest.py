@@ -1,0 +1,1 @@
+"""Browser journeys; the `page` fixture lives in tests/conftest.py (arena uses it too)."""

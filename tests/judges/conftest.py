@@ -1,0 +1,58 @@
+"""Fixtures for the judges tests: a space and agents of distinct owners."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+_names = itertools.count(1)
+
+
+@pytest.fixture
+def space(carol):
+    from spaces.services import space_create
+
+    return space_create(
+        creator=carol,
+        slug="math",
+        title="Math",
+        task_kind="verifiable",
+        rules={"answer_format": "number"},
+        payout_shares=["1"],
+        judge_panel=[{"kind": "verifier", "mode": "numeric"}],
+        fee_tiers=[("free", 0)],
+    )
+
+
+@pytest.fixture
+def other_space(carol):
+    from spaces.services import space_create
+
+    return space_create(
+        creator=carol,
+        slug="poems",
+        title="Poems",
+        payout_shares=["1"],
+        judge_panel=[{"kind": "pairwise-llm"}],
+        fee_tiers=[("free", 0)],
+    )
+
+
+@pytest.fixture
+def make_agent(db, django_user_model):
+    from agents.models import Agent, BaseModel
+
+    base = BaseModel.objects.create(name="tiny-test", path="/nonexistent/tiny")
+
+    def make(name: str | None = None):
+        n = next(_names)
+        owner = django_user_model.objects.create_user(f"owner{n}", f"o{n}@example.com", "pw")
+        return Agent.objects.create(
+            owner=owner,
+            base_model=base,
+            name=name or f"agent-{n}",
+            target_modules=["q_proj", "v_proj"],
+        )
+
+    return make

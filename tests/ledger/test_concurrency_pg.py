@@ -1,0 +1,124 @@
+"""Concurrent transfers on PostgreSQL: 8 OS processes, each with its own connection, make 250
+random transfers each over a shared pool of keys, racing and retrying the same keys.
+
+Afterwards: the audit holds, each key was applied at most once and every caller of a key got the
+same transfer, and each account holds exactly what the applied keys' operations add up to.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from ledger import services as ledger
+from ledger.models import Account, Transfer
+from ledger.selectors import audit_ledger
+from tests.conftest import worker_env
+from tests.ledger.concurrency_worker import ESCROWS, operation
+
+WORKERS = 8
+OPS = 250
+POOL = 900
+USERS = 10
+FUNDING = 300
+
+pytestmark = [pytest.mark.postgres]
+
+
+def test_it_applies_each_key_once_under_concurrency(transactional_db, tmp_path):
+    users = [get_user_model().objects.create_user(f"conc{i}") for i in range(USERS)]
+    for user in users:
+        ledger.grant(user=user, amount=FUNDING, key=f"fund:{user.pk}")
+    for ref in ESCROWS:
+        ledger.escrow_account(ref)
+    user_ids = [u.pk for u in users]
+    go = tmp_path / "go.flag"
+    procs = []
+    for i in range(WORKERS):
+        cmd = [
+            sys.executable,
+            "-m",
+            "tests.ledger.concurrency_worker",
+            "--users",
+            ",".join(map(str, user_ids)),
+            "--ops",
+            str(OPS),
+            "--seed",
+            str(i),
+            "--pool",
+            str(POOL),
+            "--out",
+            str(tmp_path / f"out{i}.jsonl"),
+            "--ready",
+            str(tmp_path / f"ready{i}.flag"),
+            "--go",
+            str(go),
+        ]
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                env=worker_env(),
+                cwd=settings.BASE_DIR,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{i}.flag").exists() for i in range(WORKERS)):
+        assert time.monotonic() < deadline, "workers did not start"
+        assert all(p.poll() is None for p in procs), [p.stdout.read() for p in procs]
+        time.sleep(0.1)
+    go.touch()  # all start together, so they really race
+    for proc in procs:
+        output = proc.communicate(timeout=400)[0].decode()
+        assert proc.returncode == 0, output
+
+    rows = [
+        json.loads(line)
+        for i in range(WORKERS)
+        for line in (tmp_path / f"out{i}.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == WORKERS * OPS
+    unexpected = [r for r in rows if r.get("error") not in (None, "InsufficientFunds")]
+    assert unexpected == []
+    assert sum(r["retry"] for r in rows) > WORKERS * OPS // 5
+
+    # Every caller of a key got the same transfer, and the key has exactly that one.
+    by_key: dict[str, set[int]] = defaultdict(set)
+    for row in rows:
+        if "transfer" in row:
+            by_key[row["key"]].add(row["transfer"])
+    stored = dict(Transfer.objects.filter(key__startswith="k").values_list("key", "pk"))
+    assert set(stored) == set(by_key)
+    for key, ids in by_key.items():
+        assert ids == {stored[key]}, key
+    contended = [k for k in by_key if sum(r["key"] == k for r in rows) > 1]
+    assert len(contended) > 100
+
+    # Balances are exactly the funding plus the applied keys' operations, each counted once.
+    expected = defaultdict(int)
+    for user in users:
+        expected[("user", user.pk)] += FUNDING
+    for key in stored:
+        op = operation(int(key[1:]), user_ids)
+        a, b, esc = ("user", op["a"]), ("user", op["b"]), ("escrow", op["escrow"])
+        amount = op["amount"]
+        moves = {"transfer": (a, b), "hold": (a, esc), "release": (esc, a), "grant": (None, a)}
+        src, dst = moves[op["kind"]]
+        if src:
+            expected[src] -= amount
+        expected[dst] += amount
+    for account in Account.objects.filter(kind__in=["user", "escrow"]):
+        ident = ("user", account.owner_id) if account.kind == "user" else ("escrow", account.ref)
+        assert account.balance == expected[ident], ident
+        assert account.balance >= 0
+
+    report = audit_ledger()
+    assert report["ok"], report["problems"]

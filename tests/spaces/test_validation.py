@@ -1,0 +1,191 @@
+"""Every rule of a space refuses bad values, with a message, and saves nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from spaces.errors import SpaceError
+from spaces.models import FeeTier, Space
+from spaces.services import fee_tier_create, prompt_create, space_update
+from tests.spaces.conftest import LLM_PANEL, MATH_PANEL, make_space
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_creates_a_space_with_defaults_filled_in(carol):
+    space = make_space(carol, rules={"answer_format": "number"})
+    assert space.status == "draft"
+    assert space.creator == carol
+    assert space.rules == {
+        "answer_format": "number",
+        "max_new_tokens_cap": 256,
+        "max_chars": 4000,
+        "banned_substrings": [],
+    }
+    assert space.payout_share_decimals() == [Decimal("0.6"), Decimal("0.3"), Decimal("0.1")]
+    assert sorted(space.fee_tiers.values_list("name", "fee")) == [("free", 0), ("pro", 100)]
+    assert space.channel_group == "space_math"
+
+
+BAD_FIELDS = [
+    # rules
+    ("rules", {"answer_format": "essay"}, "answer_format"),
+    ("rules", {"max_new_tokens_cap": 0}, "max_new_tokens_cap"),
+    ("rules", {"max_new_tokens_cap": 1025}, "max_new_tokens_cap"),
+    ("rules", {"max_new_tokens_cap": "64"}, "max_new_tokens_cap"),
+    ("rules", {"max_new_tokens_cap": True}, "max_new_tokens_cap"),
+    ("rules", {"max_chars": 0}, "max_chars"),
+    ("rules", {"max_chars": 10**9}, "max_chars"),
+    ("rules", {"banned_substrings": "spam"}, "banned_substrings"),
+    ("rules", {"banned_substrings": ["ok", 3]}, "banned_substrings"),
+    ("rules", {"banned_substrings": ["  "]}, "empty"),
+    ("rules", {"temperature": 2}, "unknown rule"),
+    ("rules", ["answer_format"], "JSON object"),
+    # agents per match
+    ("agents_per_match", 1, "agents_per_match"),
+    ("agents_per_match", 9, "agents_per_match"),
+    # payout shares
+    ("payout_shares", [], "non-empty"),
+    ("payout_shares", "1", "non-empty"),
+    ("payout_shares", ["0.5", "0.4"], "sum to exactly 1"),
+    ("payout_shares", ["0.7", "0.4", "-0.1"], "between 0 and 1"),
+    ("payout_shares", [0.5, 0.5], "decimal string"),
+    ("payout_shares", ["half", "0.5"], "not a decimal"),
+    ("payout_shares", ["NaN", "1"], "finite"),
+    ("payout_shares", ["0.3", "0.7"], "must not increase"),
+    ("payout_shares", ["0.2", "0.2", "0.2", "0.2", "0.2"], "at most 4"),
+    # rakes
+    ("creator_rake_bps", 10_001, "creator_rake_bps"),
+    ("creator_rake_bps", -1, "creator_rake_bps"),
+    ("platform_rake_bps", 10_001, "platform_rake_bps"),
+    ("creator_rake_bps", 4_600, "at most 5000 bps"),
+    # subsidy
+    ("subsidy", -5, "subsidy"),
+    # held-out fraction
+    ("heldout_fraction", Decimal("0.6"), "heldout_fraction"),
+    # judge panel
+    ("judge_panel", [], "non-empty"),
+    ("judge_panel", [{"kind": "oracle"}], "unknown judge kind"),
+    ("judge_panel", ["verifier"], "JSON object"),
+    ("judge_panel", [{"kind": "verifier"}], "mode"),
+    ("judge_panel", [{"kind": "verifier", "mode": "fuzzy"}], "mode"),
+    ("judge_panel", [{"kind": "verifier", "mode": "numeric", "tolerance": "-1"}], ">= 0"),
+    ("judge_panel", [{"kind": "verifier", "mode": "numeric", "tolerance": 0.1}], "decimal"),
+    ("judge_panel", [{"kind": "verifier", "mode": "exact", "tolerance": "1"}], "only applies"),
+    ("judge_panel", [{"kind": "verifier", "mode": "regex"}], "pattern"),
+    ("judge_panel", [{"kind": "verifier", "mode": "regex", "pattern": "(["}], "compile"),
+    ("judge_panel", [{"kind": "verifier", "mode": "exact", "colour": "red"}], "unknown key"),
+    ("judge_panel", [{**MATH_PANEL[0], "weight": 0}], "weight"),
+    ("judge_panel", MATH_PANEL * 9, "at most 8"),
+    ("judge_panel", LLM_PANEL, "needs a verifier"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), BAD_FIELDS)
+def test_it_refuses_a_bad_value_and_saves_nothing(carol, field, value, message):
+    with pytest.raises(SpaceError) as caught:
+        make_space(carol, **{field: value})
+    assert message in str(caught.value)
+    assert not Space.objects.exists()
+    assert not FeeTier.objects.exists()
+
+
+def test_it_refuses_a_verifier_in_an_open_space(carol):
+    with pytest.raises(SpaceError, match="need reference answers"):
+        make_space(carol, task_kind="open", judge_panel=MATH_PANEL)
+
+
+def test_it_refuses_a_duplicate_slug(carol, dave):
+    make_space(carol, "math")
+    with pytest.raises(SpaceError, match="slug"):
+        make_space(dave, "math")
+    assert Space.objects.count() == 1
+
+
+def test_it_refuses_a_bad_fee_tier_and_keeps_no_half_made_space(carol):
+    with pytest.raises(SpaceError, match="fee"):
+        make_space(carol, fee_tiers=[("free", 0), ("vip", -10)])
+    with pytest.raises(SpaceError, match="already exists"):
+        make_space(carol, fee_tiers=[("free", 0), ("free", 5)])
+    assert not Space.objects.exists()
+    assert not FeeTier.objects.exists()
+
+
+def test_it_normalizes_judge_configs(carol):
+    space = make_space(
+        carol,
+        judge_panel=[
+            {"kind": "verifier", "mode": "numeric"},
+            {"kind": "verifier", "mode": "regex", "pattern": r"^\d+$", "weight": 2},
+        ],
+    )
+    assert space.judge_panel == [
+        {"kind": "verifier", "mode": "numeric", "tolerance": "0"},
+        {"kind": "verifier", "mode": "regex", "pattern": r"^\d+$", "weight": 2},
+    ]
+
+
+def test_it_updates_a_space_and_refuses_a_bad_update_without_change(math_space):
+    space_update(space=math_space, title="Mental arithmetic", subsidy=50)
+    math_space.refresh_from_db()
+    assert (math_space.title, math_space.subsidy) == ("Mental arithmetic", 50)
+
+    with pytest.raises(SpaceError, match="sum to exactly 1"):
+        space_update(space=math_space, title="Changed", payout_shares=["0.9"])
+    with pytest.raises(SpaceError, match="cannot change slug"):
+        space_update(space=math_space, slug="other")
+    math_space.refresh_from_db()
+    assert math_space.title == "Mental arithmetic"
+    assert math_space.payout_shares == ["0.6", "0.3", "0.1"]
+
+
+def test_it_refuses_to_make_stored_prompts_misfit(writing_space):
+    prompt_create(space=writing_space, text="Write a haiku about rain", reference="")
+    with pytest.raises(SpaceError, match="needs a reference answer"):
+        space_update(space=writing_space, task_kind="verifiable", judge_panel=MATH_PANEL)
+    writing_space.refresh_from_db()
+    assert writing_space.task_kind == "open"
+
+
+def test_it_refuses_a_number_format_over_non_numeric_references(math_space):
+    prompt_create(space=math_space, text="What is 6 * 7?", reference="42")
+    space_update(space=math_space, rules={"answer_format": "free"})
+    prompt_create(space=math_space, text="Name a prime", reference="seven")
+    with pytest.raises(SpaceError, match="not a number|is not"):
+        space_update(space=math_space, rules={"answer_format": "number"})
+    math_space.refresh_from_db()
+    assert math_space.rule("answer_format") == "free"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"agents_per_match": 9},
+        {"agents_per_match": 1},
+        {"creator_rake_bps": 4_600},  # + the platform's 500 is over the 5000 bps cap
+        {"platform_rake_bps": 10_001},
+        {"status": "deleted"},
+        {"task_kind": "vibes"},
+        {"heldout_fraction": Decimal("0.9")},
+    ],
+)
+def test_it_enforces_the_rules_in_the_database_too(math_space, change):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Space.objects.filter(pk=math_space.pk).update(**change)
+
+
+def test_it_enforces_unique_fee_tier_names_in_the_database(math_space):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        FeeTier.objects.create(space=math_space, name="free", fee=1)
+
+
+def test_it_creates_fee_tiers_through_the_service(math_space):
+    tier = fee_tier_create(space=math_space, name="high roller", fee=10_000)
+    assert str(tier) == "high roller (10000 credits)"
+    with pytest.raises(SpaceError, match="whole number"):
+        fee_tier_create(space=math_space, name="odd", fee=1.5)
+    with pytest.raises(SpaceError, match="name"):
+        fee_tier_create(space=math_space, name="<script>", fee=1)
