@@ -161,6 +161,25 @@ class WorkerProcess:
         return self.log_path.read_text()
 
 
+def wait_for_other_db_sessions_to_end(timeout: float = 10.0) -> None:
+    """After a subprocess exits, PostgreSQL ends its backend a moment later; until then the test
+    database cannot be dropped at the end of the session. Wait for those backends to go."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db, tmp_path):
     """Start a real worker against this test's database (transactional_db: the worker is another
@@ -171,6 +190,7 @@ def celery_worker_process(transactional_db, tmp_path):
     worker = WorkerProcess(tmp_path / "worker.log").start()
     yield worker
     worker.stop()
+    wait_for_other_db_sessions_to_end()
 
 
 def free_port() -> int:
@@ -222,6 +242,7 @@ def asgi_server(transactional_db, tmp_path):
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
+    wait_for_other_db_sessions_to_end()
 
 
 # --- browser journeys: Debian's chromium driven by Playwright against the real ASGI server ------

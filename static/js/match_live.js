@@ -8,18 +8,31 @@
     var url = el.getAttribute("data-live-url");
     var delay = 1000;
     var pending = false;
+    var stale = false;
+    // One fetch at a time; an event that arrives meanwhile marks the fragment stale so that it
+    // is fetched once more afterwards (dropping it would leave the page one state behind).
     function refresh() {
-      if (pending) return;
+      if (pending) { stale = true; return; }
       pending = true;
+      stale = false;
       fetch(url, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) { if (html !== null) el.innerHTML = html; })
-        .finally(function () { pending = false; });
+        .catch(function () { /* network hiccup: the next event or reconnect refreshes */ })
+        .finally(function () {
+          pending = false;
+          if (stale) refresh();
+        });
     }
     function connect() {
       var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
       var socket = new WebSocket(scheme + window.location.host + wsPath);
-      socket.onopen = function () { delay = 1000; refresh(); };
+      socket.onopen = function () {
+        // The server joins the groups before accepting, so from here on no event is missed.
+        delay = 1000;
+        el.setAttribute("data-live-connected", "true");
+        refresh();
+      };
       socket.onmessage = function (msg) {
         refresh();
         try {
@@ -28,6 +41,7 @@
         } catch (e) { /* not JSON: ignore */ }
       };
       socket.onclose = function () {
+        el.setAttribute("data-live-connected", "false");
         setTimeout(connect, delay);
         delay = Math.min(delay * 2, 30000);
       };

@@ -1,8 +1,17 @@
 """The match page follows a running match live: a browser holds the page open while the match's
-steps run (here in the test process, as a worker would run them), and the page shows each new
-state without a reload, through the websocket and the fragment it re-fetches."""
+steps run, and the page shows each new state without a reload, through the websocket and the
+fragment it re-fetches.
+
+The steps run in a thread of the test process, as a worker would run them: Playwright's sync API
+keeps an event loop running on the test's own thread, and code that publishes to the channel
+layer (``async_to_sync``) must not run on a thread with a running loop, just as it never does in a
+Celery worker.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connections
 
 from agents.inference.scripted import use_script
 from arena import tasks
@@ -11,25 +20,37 @@ from tests.arena.helpers import form_match, sum_answer
 pytestmark = pytest.mark.browser
 
 
+def off_the_page_thread(step, *args):
+    """Run ``step(*args)`` on a fresh thread and return its result (exceptions propagate)."""
+
+    def run():
+        try:
+            return step(*args)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=120)
+
+
 def test_it_updates_the_open_match_page_as_the_match_runs(
     page, players, space, tier, agent_factory
 ):
     alice, bob, _ = players
-    match = form_match(space, tier, [alice, bob], agent_factory)
+    match = off_the_page_thread(form_match, space, tier, [alice, bob], agent_factory)
     page.goto(f"/matches/{match.pk}/")
     status = page.locator("[data-testid=match-status]")
     assert status.inner_text() == "formed"
-    page.wait_for_function("document.querySelector('#match-body') !== null")
-    # Give the socket a moment to subscribe before the first event is sent.
-    page.wait_for_timeout(1000)
+    # The socket is open (and so subscribed) before the first event is sent.
+    page.wait_for_selector("[data-live-connected=true]", state="attached")
 
     with use_script(sum_answer):
-        assert tasks.rollout_match(match.pk) is True
+        assert off_the_page_thread(tasks.rollout_match, match.pk) is True
         page.wait_for_function(
             "document.querySelector('[data-testid=match-status]').innerText === 'judging'"
         )
-        assert tasks.judge_match(match.pk) is True
-        assert tasks.settle_match(match.pk) is True
+        assert off_the_page_thread(tasks.judge_match, match.pk) is True
+        assert off_the_page_thread(tasks.settle_match, match.pk) is True
     page.wait_for_function(
         "document.querySelector('[data-testid=match-status]').innerText === 'settled'"
     )
