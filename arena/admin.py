@@ -41,6 +41,7 @@ class SeatInline(admin.TabularInline):
         "payout",
         "completion_tokens",
         "finish_reason",
+        "violation",
         "latency_ms",
         "adapter_sha256",
         "text",

@@ -73,6 +73,7 @@ class SeatSerializer(serializers.ModelSerializer):
             "prompt_tokens",
             "completion_tokens",
             "finish_reason",
+            "violation",
             "latency_ms",
             "adapter_sha256",
             "generation_settings",

@@ -186,6 +186,12 @@ class Seat(models.Model):
     generation_settings = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     rolled_out_at = models.DateTimeField(null=True, blank=True)
+    violation = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Why the answer breaks the space's content limits (it then ranks last).",
+    )
     # Judging and settlement.
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     payout = models.PositiveBigIntegerField(default=0)

@@ -15,6 +15,7 @@ from arena.services import dispatch
 from arena.services.events import publish_match_state
 from arena.services.payouts import split_pot
 from arena.services.steps import S, claim_step, complete_step
+from spaces.answer_rules import answer_violation, shape_answer
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
             match_id=match_id, status=S.FAILED, reason=f"rollout failed: {exc}", claim=claim
         )
         return True
-    max_chars = match.space.rule("max_chars")
+    rules = match.space.rules
     now = timezone.now()
     with transaction.atomic():
         if not complete_step(
@@ -86,8 +87,8 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
             return False
         for seat, request, result in zip(seats, requests, results, strict=True):
             adapter = seat.agent.current_adapter
-            # The space's max_chars rule: longer answers are cut, never rejected.
-            seat.text = result.text[:max_chars]
+            seat.text = shape_answer(rules, result.text)
+            seat.violation = answer_violation(rules, seat.text)
             seat.prompt_tokens = result.prompt_tokens
             seat.completion_tokens = result.completion_tokens
             seat.finish_reason = result.finish_reason
@@ -127,6 +128,7 @@ def match_judge(*, match_id: int) -> bool:
         ranks = [int(r) for r in outcome.ranks]
         if len(ranks) != len(seats) or min(ranks) < 1:
             raise RuntimeError(f"judge panel returned ranks {ranks} for {len(seats)} answers")
+        ranks = rank_violations_last(ranks, [seat.violation for seat in seats])
     except Exception as exc:  # noqa: BLE001 - a broken judge ends the match, refunded
         logger.exception("judging of match %s failed", match_id)
         match_abort(
@@ -147,6 +149,16 @@ def match_judge(*, match_id: int) -> bool:
         publish_match_state(match, ranks=ranks)
         dispatch.enqueue_step(match_id=match_id, status=match.status)
     return True
+
+
+def rank_violations_last(ranks: list[int], violations: list[str]) -> list[int]:
+    """Answers that break the space's content limits rank after every answer that keeps them;
+    within each group the panel's order (and its ties) stand."""
+    from judges.panel import competition_ranks
+
+    if not any(violations):
+        return ranks
+    return competition_ranks([(not v, -r) for r, v in zip(ranks, violations, strict=True)])
 
 
 def verdict_fields(verdict) -> dict:

@@ -74,9 +74,16 @@ def make_space(
     prompts=3,
     panel=None,
     task_kind="verifiable",
+    rules=None,
 ):
     from spaces.services import prompt_create, space_create, space_set_status
 
+    if rules is None:
+        rules = (
+            {"answer_format": "number", "max_new_tokens_cap": 16}
+            if task_kind == "verifiable"
+            else {}
+        )
     panel = panel or [{"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}]
     space = space_create(
         creator=creator,
@@ -89,9 +96,7 @@ def make_space(
         creator_rake_bps=creator_bps,
         platform_rake_bps=platform_bps,
         subsidy=subsidy,
-        rules={"answer_format": "number", "max_new_tokens_cap": 16}
-        if task_kind == "verifiable"
-        else {},
+        rules=rules,
         heldout_fraction="0",
         fee_tiers=[("free", 0), ("standard", fee)],
     )

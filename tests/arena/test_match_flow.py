@@ -134,3 +134,36 @@ def test_it_fails_a_settlement_that_cannot_pay_and_refunds(players, match):
     assert match.status == "failed" and "settlement failed" in match.failure_reason
     assert balance(alice) == 10_000 and balance(bob) == 10_000
     audit_ok()
+
+
+def test_an_answer_that_breaks_the_content_limits_ranks_last(players, carol, agent_factory):
+    """Seat 0 is right but uses banned text and seat 2 gives no number: both rank after bob's
+    clean (if wrong) answer, in the panel's order among themselves."""
+    from tests.arena.conftest import make_space
+
+    alice, bob, dave = players
+    space = make_space(
+        carol,
+        slug="clean-math",
+        n=3,
+        shares=("0.5", "0.3", "0.2"),
+        rules={"answer_format": "number", "banned_substrings": ["trust me"]},
+    )
+    tier = space.fee_tiers.get(name="standard")
+    match = form_match(space, tier, [alice, bob, dave], agent_factory)
+
+    def answers(request, index):
+        right = sum_answer(request, 0)
+        return [f"{right}, trust me", str(int(right) + 1), "no idea"][index]
+
+    with use_script(answers):
+        assert tasks.rollout_match(match.pk) is True
+        assert tasks.judge_match(match.pk) is True
+        assert tasks.settle_match(match.pk) is True
+    seats = {s.index: s for s in match.seats.all()}
+    assert "trust me" in seats[0].violation
+    assert "number" in seats[2].violation
+    assert seats[1].violation == ""
+    assert [seats[i].rank for i in range(3)] == [2, 1, 3]
+    assert seats[1].payout > seats[0].payout > seats[2].payout
+    audit_ok()

@@ -1,0 +1,34 @@
+"""A space's rules applied to answers: shaping never rejects, content limits disqualify."""
+
+import pytest
+
+from spaces.answer_rules import answer_violation, shape_answer
+
+
+def test_single_line_keeps_the_first_non_empty_line():
+    rules = {"answer_format": "single_line"}
+    assert shape_answer(rules, "\n  Paris  \nBecause it is the capital.") == "Paris"
+    assert shape_answer(rules, "   \n\n") == ""
+
+
+def test_free_answers_keep_their_lines_and_are_cut_at_max_chars():
+    rules = {"answer_format": "free", "max_chars": 10}
+    assert shape_answer(rules, "line one\nline two") == "line one\nl"
+
+
+@pytest.mark.parametrize(
+    ("rules", "text", "expected"),
+    [
+        ({"banned_substrings": ["Buy now"]}, "please BUY NOW!", "contains the banned text 'Buy now'"),
+        ({"banned_substrings": ["Buy now"]}, "please buy later", ""),
+        ({"answer_format": "number"}, "I do not know", "the space asks for a number"),
+        ({"answer_format": "number"}, "It is 42.", ""),
+        ({"answer_format": "free"}, "I do not know", ""),
+    ],
+)
+def test_content_limits(rules, text, expected):
+    violation = answer_violation(rules, text)
+    if expected:
+        assert violation.startswith(expected)
+    else:
+        assert violation == ""
