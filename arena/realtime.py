@@ -8,6 +8,7 @@ Group names are fixed by DESIGN.md: ``match_<id>`` and ``space_<slug>``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -26,15 +27,34 @@ def space_group(slug: str) -> str:
     return f"space_{slug}"
 
 
+_in_flight: set[asyncio.Task] = set()  # strong references until done (asyncio keeps weak ones)
+
+
 def publish(group: str, event: str, payload: dict[str, Any]) -> None:
     """Send now. Failure to publish is logged, never raised: live updates are best effort,
     the database is the source of truth and pages re-read it on connect."""
+    message = {"type": "arena.event", "event": event, "payload": payload}
     try:
-        async_to_sync(get_channel_layer().group_send)(
-            group, {"type": "arena.event", "event": event, "payload": payload}
-        )
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is None:
+            async_to_sync(get_channel_layer().group_send)(group, message)
+        else:
+            # Sync code on a thread that runs an event loop (async_to_sync would refuse): the
+            # send cannot be awaited here without blocking that loop, so it is scheduled on it.
+            task = loop.create_task(get_channel_layer().group_send(group, message))
+            _in_flight.add(task)
+            task.add_done_callback(lambda t: _finished(t, group, event))
     except Exception:  # noqa: BLE001 - a dead channel layer must not fail a settlement
         logger.exception("could not publish %s to %s", event, group)
+
+
+def _finished(task: asyncio.Task, group: str, event: str) -> None:
+    _in_flight.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("could not publish %s to %s", event, group, exc_info=task.exception())
 
 
 def publish_on_commit(group: str, event: str, payload: dict[str, Any]) -> None:

@@ -79,3 +79,22 @@ def test_it_rejects_a_malformed_space_slug():
 
     connected, code = asyncio.run(scenario())
     assert not connected
+
+
+@pytest.mark.django_db
+def test_it_publishes_from_sync_code_on_a_thread_that_runs_an_event_loop():
+    """Sync code called straight from a coroutine (no thread hop) cannot use async_to_sync;
+    publish schedules the send on the running loop instead of dropping it."""
+
+    async def scenario():
+        comm = WebsocketCommunicator(
+            application, "/ws/matches/77/", headers=[(b"origin", b"http://localhost")]
+        )
+        connected, _ = await comm.connect()
+        assert connected
+        publish(match_group(77), "match.state", {"status": "settled"})
+        received = await comm.receive_json_from(timeout=10)
+        await comm.disconnect()
+        return received
+
+    assert asyncio.run(scenario()) == {"event": "match.state", "payload": {"status": "settled"}}

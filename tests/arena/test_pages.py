@@ -105,6 +105,55 @@ def test_it_pushes_each_state_change_to_the_match_socket(players, space, tier, a
     assert seen == ["rolling_out", "judging", "settling", "settled"]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_it_pushes_queue_and_match_events_to_the_space_socket(players, space, tier, agent_factory):
+    """The space page's socket hears entries join the queue, the match form, and each of its
+    states; a second match, cancelled, is heard too."""
+    from django.db import connection
+
+    from arena.asgi import application
+    from arena.services.matches import match_cancel
+
+    alice, bob, dave = players
+
+    def play_one_and_cancel_one():
+        try:
+            first = form_match(space, tier, [alice, bob], agent_factory)
+            with use_script(sum_answer):
+                match_run_inline(match_id=first.pk)
+            second = form_match(space, tier, [bob, dave], agent_factory)
+            match_cancel(match_id=second.pk, reason="creator paused the space")
+            return first.pk, second.pk
+        finally:
+            connection.close()
+
+    async def scenario():
+        comm = WebsocketCommunicator(
+            application, f"/ws/spaces/{space.slug}/", headers=[(b"origin", b"http://localhost")]
+        )
+        connected, _ = await comm.connect()
+        assert connected
+        ids = await asyncio.to_thread(play_one_and_cancel_one)
+        seen = []
+        while not seen or seen[-1] != ("match.state", ids[1], "cancelled"):
+            message = await comm.receive_json_from(timeout=10)
+            payload = message["payload"]
+            seen.append((message["event"], payload.get("match"), payload["status"]))
+        await comm.disconnect()
+        return ids, seen
+
+    (first, second), seen = asyncio.run(scenario())
+    assert [e for e in seen if e[0] == "match.state" and e[1] == first] == [
+        ("match.state", first, status)
+        for status in ("formed", "rolling_out", "judging", "settling", "settled")
+    ]
+    assert [e for e in seen if e[0] == "match.state" and e[1] == second] == [
+        ("match.state", second, "formed"),
+        ("match.state", second, "cancelled"),
+    ]
+    assert sum(1 for e in seen if e[0] == "entry.queued") == 4
+
+
 def test_it_lists_creates_edits_and_forks_agents(client, alice, mallory, tmp_path, db):
     from transformers import LlamaConfig
 

@@ -19,7 +19,7 @@ def test_free_answers_keep_their_lines_and_are_cut_at_max_chars():
 @pytest.mark.parametrize(
     ("rules", "text", "expected"),
     [
-        ({"banned_substrings": ["Buy now"]}, "please BUY NOW!", "contains the banned text 'Buy now'"),
+        ({"banned_substrings": ["Buy now"]}, "please BUY NOW!", "contains the banned text"),
         ({"banned_substrings": ["Buy now"]}, "please buy later", ""),
         ({"answer_format": "number"}, "I do not know", "the space asks for a number"),
         ({"answer_format": "number"}, "It is 42.", ""),
