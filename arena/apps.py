@@ -9,6 +9,8 @@ class ArenaConfig(AppConfig):
         # The creator's space page in the admin shows entries, matches and revenue from here
         # (spaces may not import arena, so arena registers itself).
         from arena.selectors import space_activity
-        from spaces.hooks import register_space_summary
+        from arena.services.entries import entries_return_on_close
+        from spaces.hooks import register_on_space_closed, register_space_summary
 
         register_space_summary(space_activity)
+        register_on_space_closed(entries_return_on_close)

@@ -7,6 +7,10 @@ in its ``AppConfig.ready()``::
     register_space_summary(lambda space: [("matches settled", "12"), ("creator revenue", "340")])
 
 and the space's admin page shows those lines in its "Activity" box.
+
+It also registers what must happen when a space closes (its waiting entries get their fees
+back); ``space_set_status`` runs those callbacks inside its transaction, so a failure rolls the
+close back.
 """
 
 from __future__ import annotations
@@ -36,3 +40,17 @@ def space_summary(space: Space) -> list[tuple[str, str]]:
     for provider in _providers:
         lines.extend(provider(space))
     return lines
+
+
+CloseCallback = Callable[["Space"], None]
+_on_close: list[CloseCallback] = []
+
+
+def register_on_space_closed(callback: CloseCallback) -> None:
+    if callback not in _on_close:
+        _on_close.append(callback)
+
+
+def space_closed(space: Space) -> None:
+    for callback in _on_close:
+        callback(space)

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from spaces import prompt_bank, validation
+from spaces import hooks, prompt_bank, validation
 from spaces.errors import PromptBankError, RowError, SpaceError
 from spaces.models import FeeTier, Prompt, Space, text_digest
 
@@ -127,6 +127,8 @@ def space_set_status(*, space: Space, status: str) -> Space:
             raise SpaceError("upload prompts (at least one in the train split) before opening")
     space.status = status
     space.save(update_fields=["status", "updated"])
+    if status == Space.Status.CLOSED:
+        hooks.space_closed(space)
     return space
 
 

@@ -86,3 +86,24 @@ def test_it_enters_the_free_tier_without_touching_the_ledger(alice, space, agent
     assert entry.fee == 0 and balance(alice) == 0
     entry_leave(entry=entry)
     assert Entry.objects.get().status == Entry.Status.LEFT
+
+
+def test_closing_a_space_returns_every_waiting_fee_and_leaves_formed_matches_alone(
+    players, space, tier, agent_factory
+):
+    from spaces.services import space_set_status
+    from tests.arena.helpers import audit_ok, form_match
+
+    alice, bob, dave = players
+    match = form_match(space, tier, [alice, bob], agent_factory)
+    waiting = entry_create(agent=agent_factory(dave), space=space, fee_tier=tier, key="dave:1")
+    assert waiting.status == Entry.Status.QUEUED and balance(dave) == 10_000 - 100
+
+    space_set_status(space=space, status="closed")
+
+    waiting.refresh_from_db()
+    assert waiting.status == Entry.Status.LEFT
+    assert balance(dave) == 10_000
+    match.refresh_from_db()
+    assert match.status == "formed" and balance(alice) == 10_000 - 100
+    audit_ok()
