@@ -36,7 +36,9 @@ def test_it_generates_text_with_the_default_model(default_base):
     assert result.latency_ms > 0
 
 
-def test_it_runs_mixed_adapters_in_one_batch_like_one_at_a_time(alice, bob, default_base, tmp_path):
+def test_it_runs_mixed_adapters_in_one_batch_like_one_at_a_time(
+    alice, bob, default_base, tmp_path, monkeypatch
+):
     one = _trained_agent(alice, "one", 1, tmp_path)
     two = _trained_agent(bob, "two", 2, tmp_path)
     rows = [
@@ -47,8 +49,20 @@ def test_it_runs_mixed_adapters_in_one_batch_like_one_at_a_time(alice, bob, defa
         GenerationRequest(messages=QUESTION, adapter=two.adapter_ref(), settings=GREEDY),
     ]
     backend = get_backend("local")
-    batched = backend.generate(rows)
     alone = [backend.generate([row])[0] for row in rows]
+    # Count the model's generate calls (a spy around the real method, which still runs).
+    loaded = cache.get_model(None)
+    real_generate, calls = loaded.model.generate, []
+
+    def counting_generate(*args, **kwargs):
+        calls.append(kwargs.get("adapter_names"))
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(loaded.model, "generate", counting_generate)
+    batched = backend.generate(rows)
+    assert len(calls) == 1, "all rows must go through one generate"
+    names = calls[0]
+    assert len(names) == 3 and names[0] != names[2] and len(set(names)) == 3
     assert [r.text for r in batched] == [r.text for r in alone]
     assert [r.completion_tokens for r in batched] == [r.completion_tokens for r in alone]
     # The adapters matter: the same prompt gives different answers under the two adapters.

@@ -167,3 +167,29 @@ def test_an_answer_that_breaks_the_content_limits_ranks_last(players, carol, age
     assert [seats[i].rank for i in range(3)] == [2, 1, 3]
     assert seats[1].payout > seats[0].payout > seats[2].payout
     audit_ok()
+
+
+def test_the_rollout_asks_the_backend_once_for_all_seats(players, carol, agent_factory):
+    """All N answers of a match come from one batched call (the local backend then runs them in
+    one generate: tests/agents/test_local_inference.py)."""
+    from agents.inference.scripted import ScriptedBackend
+    from arena.services.matches import match_rollout
+    from tests.arena.conftest import make_space
+
+    class RecordingBackend(ScriptedBackend):
+        def __init__(self):
+            super().__init__(sum_answer)
+            self.calls = []
+
+        def generate(self, requests):
+            self.calls.append(requests)
+            return super().generate(requests)
+
+    alice, bob, dave = players
+    space = make_space(carol, slug="trio", n=3, shares=("0.5", "0.3", "0.2"))
+    match = form_match(space, space.fee_tiers.get(name="standard"), players, agent_factory)
+    backend = RecordingBackend()
+    assert match_rollout(match_id=match.pk, backend=backend) is True
+    assert len(backend.calls) == 1 and len(backend.calls[0]) == 3
+    seeds = [r.seed for r in backend.calls[0]]
+    assert seeds == list(match.seats.order_by("index").values_list("seed", flat=True))
