@@ -96,6 +96,34 @@ def test_it_runs_a_match_with_the_default_model_through_a_real_worker(
     audit_ok()
 
 
+def test_it_judges_an_open_space_with_the_model_as_pairwise_judge(
+    local_workers, tmp_path, carol, real_agents
+):
+    """An open space: no reference, the pairwise-llm judge (the same local model, asked in both
+    orders) ranks the answers inside the worker, and the pot is paid by those ranks."""
+    from judges.models import Verdict
+
+    panel = [{"kind": "pairwise-llm", "instructions": "Prefer the clearer answer."}]
+    space = make_space(
+        carol, slug="model-open", task_kind="open", panel=panel, rules={"max_new_tokens_cap": 16}
+    )
+    local_workers.append(start_worker(tmp_path))
+    match = enter_all(real_agents, space, space.fee_tiers.get(name="standard"))
+    match = wait_final(match.pk, timeout=540)
+    assert match.status == "settled", (match.failure_reason, local_workers[0].log()[-3000:])
+    verdict = Verdict.objects.get(match=match)
+    assert verdict.judge_kind == "pairwise-llm"
+    ranks = sorted(match.seats.values_list("rank", flat=True))
+    assert ranks in ([1, 1], [1, 2])  # a tie when the two orders disagree
+    payouts = [s.payout for s in match.seats.order_by("rank")]
+    if ranks == [1, 2]:
+        assert payouts[0] > payouts[1]
+    else:
+        assert abs(payouts[0] - payouts[1]) <= 1
+    assert sum(payouts) + match.creator_rake + match.platform_rake == match.pot
+    audit_ok()
+
+
 def test_it_ends_in_one_final_state_after_a_worker_is_killed_mid_rollout(
     local_workers, tmp_path, carol, real_agents, alice, bob
 ):

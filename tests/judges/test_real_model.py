@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from judges.panel import run_panel
 
 pytestmark = pytest.mark.model
-
-if importlib.util.find_spec("agents.inference.local") is None:  # pragma: no cover
-    pytest.skip("agents.inference.local is not there yet", allow_module_level=True)
 
 
 def test_it_judges_with_the_default_model_in_both_orders():
