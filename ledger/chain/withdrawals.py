@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 
+import redis
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from eth_utils import is_checksum_address, to_checksum_address
 from web3.exceptions import TimeExhausted, TransactionNotFound
@@ -26,6 +28,31 @@ log = logging.getLogger(__name__)
 RECEIPT_TIMEOUT_S = 120
 GAS_LIMIT = 21_000  # a plain ether transfer to an externally owned account
 ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+# The signer lock is held only while signing and broadcasting (milliseconds on a healthy node).
+SIGNER_LOCK_TIMEOUT_S = 30  # expires by itself if its holder dies
+SIGNER_LOCK_WAIT_S = 60
+
+
+class SignerBusy(OSError):
+    """Another worker held the platform key's signer lock for too long: retry later (an
+    OSError, so the send task's automatic retry covers it)."""
+
+
+def signer_lock():
+    """One signer at a time for the platform key, across every worker process and machine.
+
+    The nonce of a new transaction is the node's count of the key's transactions, pending ones
+    included. That count is only right if the previous transaction was broadcast before the next
+    one is signed, so signing and broadcasting happen together under this lock. The lock lives in
+    Redis (embedded or not), which every worker shares; a database row lock cannot span the two
+    steps, because the signed transaction must be committed *before* it is broadcast.
+    """
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    return client.lock(
+        f"arena:chain-signer:{platform_account().address}",
+        timeout=SIGNER_LOCK_TIMEOUT_S,
+        blocking_timeout=SIGNER_LOCK_WAIT_S,
+    )
 
 
 def _validate_address(address: str) -> str:
@@ -92,18 +119,21 @@ def withdrawal_send(*, withdrawal_id: int) -> Withdrawal:
     Returns the withdrawal; status ``sending`` means the transaction is not mined yet and the
     call should be repeated later.
     """
-    withdrawal = _sign_once(withdrawal_id)
-    if withdrawal.status != Withdrawal.Status.SENDING:
-        return withdrawal  # already sent or failed: nothing more to do
-
-    w3 = get_web3()
     try:
-        w3.eth.send_raw_transaction(bytes.fromhex(withdrawal.raw_tx))
-    except OSError:
-        raise  # transport trouble: the node may or may not have it; the caller retries later
-    except Exception as exc:  # the node refused it; it may still know it from an earlier send
-        if not _known_to_node(w3, withdrawal.tx_hash):
-            return _fail(withdrawal.pk, f"the node refused the transaction: {exc}")
+        with signer_lock():
+            withdrawal = _sign_once(withdrawal_id)
+            if withdrawal.status != Withdrawal.Status.SENDING:
+                return withdrawal  # already sent or failed: nothing more to do
+            w3 = get_web3()
+            try:
+                w3.eth.send_raw_transaction(bytes.fromhex(withdrawal.raw_tx))
+            except OSError:
+                raise  # transport trouble: the node may or may not have it; retry later
+            except Exception as exc:  # refused; the node may still know it from an earlier send
+                if not _known_to_node(w3, withdrawal.tx_hash):
+                    return _fail(withdrawal.pk, f"the node refused the transaction: {exc}")
+    except redis.exceptions.LockError as exc:
+        raise SignerBusy(f"the platform key's signer is busy: {exc}") from exc
     try:
         receipt = w3.eth.wait_for_transaction_receipt(withdrawal.tx_hash, timeout=RECEIPT_TIMEOUT_S)
     except TimeExhausted:

@@ -93,6 +93,37 @@ def test_it_returns_credits_when_a_real_node_refuses_the_send(node, settings, al
 
 
 @pytest.mark.django_db(transaction=True)
+def test_it_sends_concurrent_withdrawals_with_distinct_nonces(node, settings, alice):
+    """Four withdrawals sent by four threads at once (as four workers would) all get mined:
+    the signer lock keeps their nonces apart."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    ledger_services.deposit_credit(user=alice, amount=4_000, key="test:seed")
+    targets = [Account.create().address for _ in range(4)]
+    ids = [
+        withdrawal_request(user=alice, to_address=to, credits=100, key=f"w{i}").pk
+        for i, to in enumerate(targets)
+    ]
+
+    def send(withdrawal_id):
+        try:
+            return withdrawal_send(withdrawal_id=withdrawal_id)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = list(pool.map(send, ids))
+
+    assert [w.status for w in done] == [Withdrawal.Status.SENT] * 4
+    nonces = {node.eth.get_transaction(w.tx_hash)["nonce"] for w in done}
+    assert len(nonces) == 4
+    assert all(node.eth.get_balance(to) == ETHER // 10 for to in targets)
+    assert_books_balanced(pending=0)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_it_sends_a_withdrawal_from_a_real_worker(node, settings, alice, monkeypatch, tmp_path):
     """The Celery task in a real worker process, which reaches the same node through its env."""
     from ledger.tasks import send_withdrawal

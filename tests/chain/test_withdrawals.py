@@ -165,3 +165,60 @@ def test_it_refuses_an_amount_worth_less_than_a_wei(w3, settings, alice):
     with pytest.raises(ChainError, match="less than one wei"):
         withdrawal_request(user=alice, to_address=Account.create().address, credits=5, key="k")
     assert ledger_services.user_balance(alice) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_signs_only_while_holding_the_platform_signer_lock(w3, rich_alice):
+    """Signing and broadcasting are serialised across workers (the nonce depends on it): while
+    another worker holds the lock nothing is signed, and the send goes on once it is free."""
+    import threading
+
+    from django.db import connections
+
+    from ledger.chain.withdrawals import signer_lock
+
+    to = Account.create().address
+    withdrawal = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
+    outcome = {}
+
+    def send():
+        try:
+            outcome["status"] = withdrawal_send(withdrawal_id=withdrawal.pk).status
+        finally:
+            connections.close_all()
+
+    held = signer_lock()
+    assert held.acquire()
+    worker = threading.Thread(target=send)
+    worker.start()
+    worker.join(timeout=1.0)
+    assert worker.is_alive()
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == Withdrawal.Status.REQUESTED and not withdrawal.raw_tx
+    held.release()
+    worker.join(timeout=30)
+    assert outcome["status"] == Withdrawal.Status.SENT
+    assert w3.eth.get_balance(to) == ETHER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_leaves_the_withdrawal_untouched_when_the_signer_stays_busy(w3, rich_alice, monkeypatch):
+    from ledger.chain import withdrawals
+
+    monkeypatch.setattr(withdrawals, "SIGNER_LOCK_WAIT_S", 0.2)
+    withdrawal = withdrawal_request(
+        user=rich_alice, to_address=Account.create().address, credits=1_000, key="k1"
+    )
+    held = withdrawals.signer_lock()
+    assert held.acquire()
+    try:
+        with pytest.raises(withdrawals.SignerBusy):
+            withdrawal_send(withdrawal_id=withdrawal.pk)
+    finally:
+        held.release()
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == Withdrawal.Status.REQUESTED
+    assert ledger_services.user_balance(rich_alice) == 4_000
+    assert_books_balanced(pending=1_000)
+    # The retry (the task's autoretry on OSError) then sends it.
+    assert withdrawal_send(withdrawal_id=withdrawal.pk).status == Withdrawal.Status.SENT
