@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -43,6 +44,32 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} is below the minimum {minimum}")
     return value
+
+
+def env_url(name: str, schemes: tuple[str, ...], default: str = "") -> str:
+    """A URL whose scheme is one of ``schemes`` and that names a host (or, for ``unix``, a
+    socket path); empty stays empty (the caller's embedded default)."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r}: the scheme must be one of {', '.join(schemes)}"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: the port is not a number") from None
+    if parts.scheme == "unix":
+        where = parts.path
+    elif parts.scheme == "sqlite":
+        where = parts.path or parts.netloc  # sqlite:////abs/path or sqlite://:memory:
+    else:
+        where = parts.hostname
+    if not where:
+        raise ImproperlyConfigured(f"{name}={raw!r} names no host")
+    return raw
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from arena import embedded
-from arena.env import env_bool, env_int, env_list, env_secret, env_str
+from arena.env import env_bool, env_int, env_list, env_secret, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("ARENA_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -80,7 +80,7 @@ TEMPLATES = [
 ]
 
 # --- database -------------------------------------------------------------------------------
-DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql", "pgsql", "sqlite"))
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
@@ -110,7 +110,7 @@ DB_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: celery broker, results, channel layer --------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 REDIS_EMBEDDED = not REDIS_URL
 if REDIS_EMBEDDED:
     REDIS_URL = embedded.ensure_redis(VAR_DIR)
@@ -201,7 +201,7 @@ MEDIA_URL = "media/"
 
 # --- chain ----------------------------------------------------------------------------------
 # Empty ETH_RPC_URL: an in-process EVM (eth-tester), for development and tests.
-ETH_RPC_URL = env_str("ETH_RPC_URL")
+ETH_RPC_URL = env_url("ETH_RPC_URL", ("http", "https"))
 ETH_CHAIN_ID = env_int("ETH_CHAIN_ID", 131277322940537 if not ETH_RPC_URL else 31337, minimum=1)
 ETH_CONFIRMATIONS = env_int("ETH_CONFIRMATIONS", 1, minimum=0)
 ETH_PLATFORM_PRIVATE_KEY = env_secret("ETH_PLATFORM_PRIVATE_KEY")
@@ -215,7 +215,7 @@ SIWE_NONCE_TTL_SECONDS = env_int("SIWE_NONCE_TTL_SECONDS", 600, minimum=1)
 # share one converted copy of the default model instead of rebuilding 540 MB each.
 ARENA_MODEL_DIR = Path(env_str("ARENA_MODEL_DIR", str(BASE_DIR / "var" / "models")))
 ARENA_INFERENCE_BACKEND = env_str("ARENA_INFERENCE_BACKEND", "local")
-ARENA_OPENAI_BASE_URL = env_str("ARENA_OPENAI_BASE_URL")
+ARENA_OPENAI_BASE_URL = env_url("ARENA_OPENAI_BASE_URL", ("http", "https"))
 ARENA_OPENAI_API_KEY = env_secret("ARENA_OPENAI_API_KEY")
 ARENA_ADAPTER_CACHE_SIZE = env_int("ARENA_ADAPTER_CACHE_SIZE", 16, minimum=1)
 
