@@ -26,3 +26,23 @@ def test_it_declares_the_four_queues_and_time_limits():
 
 def test_it_never_runs_tasks_eagerly_unless_asked():
     assert app.conf.task_always_eager is False
+
+
+def test_only_idempotent_tasks_acknowledge_late():
+    """A late-acked task runs again when its worker dies; only tasks that do their work once
+    whatever the number of runs (claimed steps, unique keys, signed-once transactions) opt in."""
+    app.loader.import_default_modules()
+    late = {
+        "arena.rollout_match",
+        "arena.judge_match",
+        "arena.settle_match",
+        "ledger.scan_deposits",
+        "ledger.send_withdrawal",
+    }
+    for name in late:
+        task = app.tasks[name]
+        assert task.acks_late is True, name
+    for name in ("arena.rollout_match", "arena.judge_match", "arena.settle_match"):
+        assert app.tasks[name].reject_on_worker_lost is True, name
+    for name in ("arena.broadcast", "arena.reap_stuck_matches", "arena.matchmake"):
+        assert app.tasks[name].acks_late is False, name
