@@ -50,3 +50,16 @@ def test_it_refuses_a_wrong_password(client, alice):
 def test_it_gives_creators_their_role(carol, alice):
     assert user_is_creator(carol) and carol.is_staff
     assert not user_is_creator(alice)
+
+
+def test_a_migrated_database_gives_creators_their_space_permissions(carol, alice):
+    """Granted by the migrations (post_migrate), not by a fixture: a fresh install works."""
+    for perm in ("spaces.add_space", "spaces.change_space", "spaces.view_space"):
+        assert carol.has_perm(perm), perm
+        assert not alice.has_perm(perm), perm
+
+
+def test_the_sign_up_and_log_in_pages_offer_the_wallet(client):
+    for name in ("register", "login"):
+        page = client.get(reverse(name)).content.decode()
+        assert 'id="siwe-login"' in page and "js/siwe" in page, name
