@@ -27,8 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-seed", action="store_true", help="skip seed_demo")
         parser.add_argument("--no-model", action="store_true", help="skip model provisioning")
+        parser.add_argument(
+            "--chain-port", type=int, default=8545, help="port of the local anvil dev chain"
+        )
 
-    def _start_dev_chain(self):
+    def _start_dev_chain(self, port: int):
         """Without ETH_RPC_URL each process would run its own in-process test chain, so a
         withdrawal sent by the worker would land on another chain than the web process checks
         deposits on. When anvil is installed (npm, package.json), run one node for both."""
@@ -39,11 +42,20 @@ class Command(BaseCommand):
         if anvil_binary() is None:
             self.stderr.write("anvil not installed: each process uses its own in-process chain")
             return None
-        node = AnvilNode(port=8545, log_path=settings.VAR_DIR / "anvil.log").start()
+        node = AnvilNode(port=port, log_path=settings.VAR_DIR / "anvil.log").start()
         self.stdout.write(f"==> dev chain (anvil) on {node.url}; its state resets on restart")
         return node
 
-    def handle(self, *args, host: str, port: int, no_seed: bool, no_model: bool, **options):
+    def handle(
+        self,
+        *args,
+        host: str,
+        port: int,
+        no_seed: bool,
+        no_model: bool,
+        chain_port: int,
+        **options,
+    ):
         call_command("migrate", interactive=False, verbosity=1)
         if not no_model:
             self.stdout.write("==> provisioning the default model (cached after the first run)")
@@ -58,7 +70,7 @@ class Command(BaseCommand):
         # Children must reach the same Redis even when settings started the embedded one.
         env["REDIS_URL"] = settings.REDIS_URL
         schedule = settings.VAR_DIR / "celerybeat-schedule"
-        chain_node = self._start_dev_chain()
+        chain_node = self._start_dev_chain(chain_port)
         if chain_node is not None:
             env.update(chain_node.env())
         children = [
