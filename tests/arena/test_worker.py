@@ -52,33 +52,52 @@ def test_it_runs_a_match_through_a_real_worker(
 
 
 @contextlib.contextmanager
-def hold_match_row(match_id: int):
-    """Block writers of the match row from another connection (not Django's)."""
+def hold_settlement_midway(payee):
+    """Make a settle task block inside its transaction, from another connection (not Django's).
+
+    PostgreSQL: lock the payee's ledger account row. The task has already marked the match
+    settled (uncommitted) when it blocks on that row, so a kill lands mid-settlement. SQLite has
+    no row locks: hold the whole database, and the task blocks on its first write.
+
+    Yields a predicate that is true once the task is blocked.
+    """
+    from ledger.services import user_account
+
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         lock = sqlite3.connect(str(db["NAME"]), timeout=30, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
         try:
-            yield
+            yield lambda: True  # no way to see the waiter; the caller also waits for its log
         finally:
             lock.execute("ROLLBACK")
             lock.close()
-    else:
-        import psycopg
+        return
+    import psycopg
 
-        lock = psycopg.connect(
-            host=db["HOST"] or None,
-            port=db["PORT"] or None,
-            user=db["USER"],
-            password=db["PASSWORD"] or None,
-            dbname=db["NAME"],
-        )
-        lock.execute("SELECT 1 FROM arena_match WHERE id = %s FOR UPDATE", [match_id])
-        try:
-            yield
-        finally:
-            lock.rollback()
-            lock.close()
+    account = user_account(payee)
+    lock = psycopg.connect(
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        dbname=db["NAME"],
+    )
+    lock.execute("SELECT 1 FROM ledger_account WHERE id = %s FOR UPDATE", [account.pk])
+
+    def task_blocked() -> bool:
+        row = lock.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query ILIKE %s",
+            ["%ledger_account%"],
+        ).fetchone()
+        return row[0] > 0
+
+    try:
+        yield task_blocked
+    finally:
+        lock.rollback()
+        lock.close()
 
 
 def test_it_settles_exactly_once_after_a_worker_is_killed_mid_settlement(
@@ -92,11 +111,12 @@ def test_it_settles_exactly_once_after_a_worker_is_killed_mid_settlement(
     wait_status(match.pk, "settling", timeout=120)
     early.stop()
 
-    with hold_match_row(match.pk):
+    with hold_settlement_midway(alice) as task_blocked:
         settler = start_worker(tmp_path, queues="default")
         worker_env.append(settler)
         wait_for(lambda: "arena.settle_match" in settler.log(), 60, "the settle task to start")
-        time.sleep(1.0)  # the task is inside its transaction, waiting on the row
+        wait_for(task_blocked, 60, "the settle task to block inside its transaction")
+        time.sleep(0.5)
         settler.kill()
     # The killed transaction left nothing: still settling, nothing paid.
     match.refresh_from_db()
