@@ -2,11 +2,12 @@
 ranking with ties.
 
 Combination rule: each judge's points are normalised to [0, 1] (points / the most one answer can
-get from that judge: 1 for a verifier, ``N - 1`` pairs for a pairwise judge), multiplied by the
-judge's ``weight`` (integer 1..100, default 1) and summed. Answers are ranked by that total,
-highest first, in competition style ("1224"): equal totals share the best of their places and the
-next total skips as many places as were shared. The arithmetic is exact (fractions), so equal
-totals are equal and the ranking is deterministic for given judge outputs.
+get from that judge: 1 for a verifier, the number of tests for a verifier in mode tests, ``N - 1``
+pairs for a pairwise judge), multiplied by the judge's ``weight`` (integer 1..100, default 1) and
+summed. Answers are ranked by that total, highest first, in competition style ("1224"): equal
+totals share the best of their places and the next total skips as many places as were shared. The
+arithmetic is exact (fractions), so equal totals are equal and the ranking is deterministic for
+given judge outputs.
 
 With equal weights, a verifier plus a pairwise judge never ranks a wrong answer above a correct
 one, but may tie them (a correct answer losing every pair: 1 + 0; a wrong one winning every pair:
@@ -16,6 +17,7 @@ orders the answers within the correct group and within the wrong group.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -73,10 +75,12 @@ def run_panel(
     reference: str,
     answers: list[str],
     label_probabilities: LabelProbabilities | None = None,
+    tests: Sequence[str] | None = None,
 ) -> PanelOutcome:
     """Judge ``answers`` with every judge of the panel and rank them.
 
     ``label_probabilities`` replaces the local model for pairwise judges (tests, other backends).
+    ``tests`` are the prompt's test snippets, for a verifier in mode tests.
     Raises JudgeConfigError for a bad panel, JudgeRunError when a judge cannot judge this input.
     """
     panel = normalize_panel(panel_config)
@@ -86,7 +90,11 @@ def run_panel(
         raise JudgeRunError(f"at most {MAX_ANSWERS} answers can be judged at once")
     if not all(isinstance(a, str) for a in answers):
         raise JudgeRunError("every answer must be a string")
-    context = JudgeContext(label_probabilities=label_probabilities)
+    if tests is None:
+        tests = ()
+    if not isinstance(tests, list | tuple) or not all(isinstance(t, str) for t in tests):
+        raise JudgeRunError("tests must be a list of strings of Python")
+    context = JudgeContext(label_probabilities=label_probabilities, tests=tuple(tests))
 
     totals = [Fraction(0)] * len(answers)
     verdicts = []

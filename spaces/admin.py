@@ -259,11 +259,11 @@ class SpaceScopedAdminMixin:
 @admin.register(Prompt)
 class PromptAdmin(SpaceScopedAdminMixin, admin.ModelAdmin):
     form = PromptAdminForm
-    list_display = ("short_text", "space", "split", "reference", "created")
+    list_display = ("short_text", "space", "split", "reference", "test_count", "created")
     list_filter = (ManagedSpaceFilter, "split")
     list_select_related = ("space",)
     search_fields = ("text", "reference")
-    fields = ("space", "text", "reference", "split")
+    fields = ("space", "text", "reference", "tests", "split")
     list_per_page = 100
 
     def get_readonly_fields(self, request, obj=None):
@@ -274,6 +274,10 @@ class PromptAdmin(SpaceScopedAdminMixin, admin.ModelAdmin):
         if db_field.name == "space":
             kwargs["queryset"] = spaces_managed_by(request.user).exclude(status=Space.Status.CLOSED)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="tests")
+    def test_count(self, obj: Prompt) -> int:
+        return len(obj.tests or [])
 
     @admin.display(description="prompt")
     def short_text(self, obj: Prompt) -> str:

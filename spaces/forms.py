@@ -12,8 +12,10 @@ from spaces.models import MAX_HELDOUT_FRACTION, Prompt
 
 class PromptBankUploadForm(forms.Form):
     file = forms.FileField(
-        help_text='JSONL (one {"prompt", "reference", "split"} object per line) or CSV with '
-        "a header row prompt,reference[,split]. A file with any bad row is refused whole."
+        help_text='JSONL (one {"prompt", "reference", "split", "tests"} object per line) or CSV '
+        "with a header row prompt[,reference][,split][,tests] (a tests cell holds a JSON array "
+        'of Python snippets, e.g. ["assert add(2, 3) == 5"]). A file with any bad row is '
+        "refused whole."
     )
     heldout_fraction = forms.DecimalField(
         required=False,
@@ -39,7 +41,7 @@ class PromptAdminForm(forms.ModelForm):
 
     class Meta:
         model = Prompt
-        fields = ("space", "text", "reference", "split")
+        fields = ("space", "text", "reference", "tests", "split")
 
     split = forms.ChoiceField(
         required=False,

@@ -23,7 +23,7 @@ MAX_HELDOUT_FRACTION = Decimal("0.5")
 class Space(models.Model):
     class TaskKind(models.TextChoices):
         OPEN = "open", "open (judged by AI)"
-        VERIFIABLE = "verifiable", "verifiable (reference answers)"
+        VERIFIABLE = "verifiable", "verifiable (reference answers or tests)"
 
     class Status(models.TextChoices):
         DRAFT = "draft"
@@ -155,23 +155,36 @@ class Space(models.Model):
                 )
             if self.task_kind == self.TaskKind.OPEN and needs_ref:
                 errors.setdefault("judge_panel", []).append(
-                    f"{', '.join(sorted(needs_ref))} judges need reference answers: "
+                    f"{', '.join(sorted(needs_ref))} judges need reference answers (or tests): "
                     "use them in a verifiable space"
                 )
+            runs_tests = any(validation.runs_tests(j) for j in self.judge_panel)
+            if runs_tests and "rules" not in errors and self.rules["answer_format"] == "number":
+                errors.setdefault("rules", []).append(
+                    "a verifier in mode tests runs the answer as Python code: use answer_format "
+                    "free (or single_line for one-liners), not number"
+                )
         if self.pk and "rules" not in errors:
-            problem = self.prompt_bank_problem()
+            problem = self.prompt_bank_problem(
+                judge_panel=self.judge_panel if "judge_panel" not in errors else None
+            )
             if problem:
                 errors.setdefault("task_kind", []).append(problem)
         if errors:
             raise ValidationError(errors)
 
-    def prompt_bank_problem(self) -> str | None:
-        """Why the prompts already stored no longer fit this space's kind and answer format."""
-        for prompt_id, reference in self.prompts.values_list("id", "reference").iterator():
-            problem = validation.reference_problem(
+    def prompt_bank_problem(self, *, judge_panel: list[dict] | None = None) -> str | None:
+        """Why the prompts already stored no longer fit this space's kind, answer format and
+        (when given) judge panel: a verifier needs a reference answer on every prompt, a
+        verifier in mode tests needs tests on every prompt."""
+        rows = self.prompts.values_list("id", "reference", "tests").iterator()
+        for prompt_id, reference, tests in rows:
+            problem = validation.prompt_problem(
                 reference=reference,
+                tests=tests or [],
                 task_kind=self.task_kind,
                 answer_format=self.rules.get("answer_format", "free"),
+                judge_panel=judge_panel,
             )
             if problem:
                 return f"prompt #{prompt_id} does not fit: {problem}"
@@ -224,6 +237,13 @@ class Prompt(models.Model):
     # at about 2.7 kB and prompts may be longer.
     text_sha256 = models.CharField(max_length=64, editable=False)
     reference = models.TextField(blank=True, default="")
+    tests = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Python test snippets run against the answer's code by a verifier in mode "
+        'tests, e.g. ["assert add(2, 3) == 5", "assert add(-1, 1) == 0"]; at most '
+        f"{validation.MAX_TESTS}, each at most {validation.MAX_TEST_CHARS} characters.",
+    )
     split = models.CharField(max_length=8, choices=Split.choices, default=Split.TRAIN)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -258,15 +278,23 @@ class Prompt(models.Model):
             errors["text"] = [f"at most {MAX_PROMPT_CHARS} characters"]
         if len(self.reference) > MAX_REFERENCE_CHARS:
             errors["reference"] = [f"at most {MAX_REFERENCE_CHARS} characters"]
+        try:
+            self.tests = validation.normalize_tests(self.tests)
+        except ValidationError as exc:
+            errors["tests"] = exc.messages
         if self.space_id is not None:
             space = self.space
-            problem = validation.reference_problem(
+            problem = "tests" not in errors and validation.prompt_problem(
                 reference=self.reference,
+                tests=self.tests,
                 task_kind=space.task_kind,
                 answer_format=space.rule("answer_format"),
+                judge_panel=space.judge_panel,
             )
             if problem:
-                errors.setdefault("reference", []).append(problem)
+                lacks_tests = not self.tests and any(map(validation.runs_tests, space.judge_panel))
+                field = "tests" if lacks_tests else "reference"
+                errors.setdefault(field, []).append(problem)
             if "text" not in errors:
                 duplicate = space.prompts.filter(text_sha256=text_digest(self.text))
                 if duplicate.exclude(pk=self.pk).exists():

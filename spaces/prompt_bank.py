@@ -3,10 +3,12 @@
 Everything here is pure: it reads bytes and returns rows or row-level errors. Saving is
 ``spaces.services.prompt_bank_import``, which refuses a file whole when any row is wrong.
 
-JSONL: one object per line, ``{"prompt": "...", "reference": "...", "split": "train"}``
-(reference and split optional; blank lines are skipped). CSV: a header row naming ``prompt`` and
-optionally ``reference`` and ``split``. Row numbers are the file's line numbers for JSONL and the
-spreadsheet row for CSV (the header is row 1).
+JSONL: one object per line, ``{"prompt": "...", "reference": "...", "split": "train",
+"tests": ["assert add(2, 3) == 5"]}`` (reference, split and tests optional; blank lines are
+skipped). CSV: a header row naming ``prompt`` and optionally ``reference``, ``split`` and
+``tests``; a ``tests`` cell holds a JSON array of strings (``["assert f(1) == 2"]``) or nothing.
+Tests are checked by ``spaces.validation.normalize_tests``. Row numbers are the file's line
+numbers for JSONL and the spreadsheet row for CSV (the header is row 1).
 """
 
 from __future__ import annotations
@@ -19,14 +21,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import PurePath
 
+from django.core.exceptions import ValidationError
+
 from spaces.errors import RowError
+from spaces.validation import normalize_tests
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 10_000
 MAX_PROMPT_CHARS = 4_000
 MAX_REFERENCE_CHARS = 2_000
 MAX_ERRORS = 200  # past this many, stop collecting: the file is refused anyway
-COLUMNS = ("prompt", "reference", "split")
+COLUMNS = ("prompt", "reference", "split", "tests")
 SPLITS = ("train", "heldout")
 SPLIT_CHOICES = [("train", "train"), ("heldout", "held-out")]
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -38,6 +43,7 @@ class BankRow:
     text: str
     reference: str
     split: str | None  # None: decided by assign_split
+    tests: tuple[str, ...] = ()
 
 
 def assign_split(text: str, heldout_fraction: Decimal | float | str) -> str:
@@ -70,8 +76,11 @@ def parse(*, file_name: str, content: bytes) -> tuple[list[BankRow], list[RowErr
     return rows, errors
 
 
-def clean_row(row: int, prompt, reference, split, errors: list[RowError]) -> BankRow | None:
-    """Check one row's values (already pulled from the file) and return it cleaned."""
+def clean_row(
+    row: int, prompt, reference, split, errors: list[RowError], tests=None
+) -> BankRow | None:
+    """Check one row's values (already pulled from the file) and return it cleaned. ``tests``
+    is a list of strings, or None for none."""
     problems = []
     if not isinstance(prompt, str):
         problems.append("prompt is missing or not a string")
@@ -100,8 +109,29 @@ def clean_row(row: int, prompt, reference, split, errors: list[RowError]) -> Ban
     split = (split or "").strip().lower() or None
     if split is not None and split not in SPLITS:
         problems.append(f"split must be train or heldout (or left empty), not {split!r}")
+    try:
+        tests = normalize_tests(tests)
+    except ValidationError as exc:
+        problems.extend(exc.messages)
+        tests = []
     errors.extend(RowError(row, p) for p in problems)
-    return None if problems else BankRow(row=row, text=prompt, reference=reference, split=split)
+    if problems:
+        return None
+    return BankRow(row=row, text=prompt, reference=reference, split=split, tests=tuple(tests))
+
+
+def _tests_cell(text: str) -> tuple[object, str | None]:
+    """A CSV ``tests`` cell: empty, or a JSON array of strings. Returns (value, problem)."""
+    cell = text.strip()
+    if not cell:
+        return [], None
+    try:
+        return json.loads(cell, parse_constant=_parse_constant), None
+    except ValueError as exc:
+        return [], (
+            'the tests cell must hold a JSON array of strings such as ["assert f(1) == 2"]; '
+            f"it is not valid JSON ({exc})"
+        )
 
 
 def _parse_constant(name: str):
@@ -130,7 +160,14 @@ def _parse_jsonl(text: str) -> tuple[list[BankRow], list[RowError]]:
                 RowError(number, f"unknown key(s) {', '.join(unknown)}; use {', '.join(COLUMNS)}")
             )
             continue
-        row = clean_row(number, obj.get("prompt"), obj.get("reference"), obj.get("split"), errors)
+        row = clean_row(
+            number,
+            obj.get("prompt"),
+            obj.get("reference"),
+            obj.get("split"),
+            errors,
+            tests=obj.get("tests"),
+        )
         if row:
             rows.append(row)
     return rows, errors
@@ -152,7 +189,7 @@ def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
         return [], [
             RowError(
                 1,
-                f"the header must name prompt and optionally reference, split (each "
+                f"the header must name prompt and optionally reference, split, tests (each "
                 f"once); found {', '.join(header) or 'nothing'}",
             )
         ]
@@ -172,9 +209,17 @@ def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
             errors.append(RowError(number, f"{len(values)} columns; the header has {len(header)}"))
             continue
         record = dict(zip(header, values, strict=True))
+        tests, problem = _tests_cell(record.get("tests", ""))
+        if problem:
+            errors.append(RowError(number, problem))
         row = clean_row(
-            number, record["prompt"], record.get("reference"), record.get("split"), errors
+            number,
+            record["prompt"],
+            record.get("reference"),
+            record.get("split"),
+            errors,
+            tests=tests,
         )
-        if row:
+        if row and not problem:
             rows.append(row)
     return rows, errors

@@ -170,8 +170,12 @@ def _check_rows(space: Space, rows: list[prompt_bank.BankRow]) -> list[RowError]
             errors.append(RowError(row.row, f"duplicate prompt: same as row {first_seen[digest]}"))
         else:
             first_seen[digest] = row.row
-        problem = validation.reference_problem(
-            reference=row.reference, task_kind=space.task_kind, answer_format=answer_format
+        problem = validation.prompt_problem(
+            reference=row.reference,
+            tests=list(row.tests),
+            task_kind=space.task_kind,
+            answer_format=answer_format,
+            judge_panel=space.judge_panel,
         )
         if problem:
             errors.append(RowError(row.row, problem))
@@ -205,6 +209,7 @@ def prompt_bank_import(
             text=row.text,
             text_sha256=text_digest(row.text),
             reference=row.reference,
+            tests=list(row.tests),
             split=row.split or prompt_bank.assign_split(row.text, fraction),
         )
         for row in rows
@@ -222,9 +227,15 @@ def prompt_bank_import(
 
 @transaction.atomic
 def prompt_create(
-    *, space: Space, text: str, reference: str = "", split: str | None = None
+    *,
+    space: Space,
+    text: str,
+    reference: str = "",
+    split: str | None = None,
+    tests: list[str] | None = None,
 ) -> Prompt:
-    """One prompt, checked like an uploaded row; no split: decided from its text."""
+    """One prompt, checked like an uploaded row; no split: decided from its text. ``tests``:
+    Python snippets for a verifier in mode tests (see ``validation.normalize_tests``)."""
     if split not in (None, "", *Prompt.Split.values):
         raise SpaceError(f"split must be train or heldout, not {split!r}")
     space = Space.objects.select_for_update().get(pk=space.pk)
@@ -235,6 +246,7 @@ def prompt_create(
         space=space,
         text=text,
         reference=reference or "",
+        tests=[] if tests is None else tests,
         split=split or prompt_bank.assign_split(text, space.heldout_fraction),
     )
     try:

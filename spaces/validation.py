@@ -1,4 +1,5 @@
-"""Checks for the JSON parts of a space: rules, payout shares and judge panel.
+"""Checks for the JSON parts of a space (rules, payout shares, judge panel) and of a prompt
+(reference answer, tests), and whether a prompt gives the space's judges what they need.
 
 Each ``normalize_*`` takes what a creator typed (admin form, API body, seed data) and returns the
 canonical value to store, or raises ``django.core.exceptions.ValidationError`` saying what is wrong.
@@ -8,6 +9,7 @@ They are plain functions so that model ``clean()``, services and forms share one
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -117,7 +119,9 @@ def normalize_payout_shares(value: Any) -> list[str]:
 
 # --- judge panel -----------------------------------------------------------------------------
 
-VERIFIER_MODES = ("exact", "numeric", "regex")
+VERIFIER_MODES = ("exact", "numeric", "regex", "tests")
+TESTS_MODE = "tests"  # a verifier that runs the prompt's tests on the answer's code
+MAX_TEST_TIMEOUT_S = 10
 MAX_JUDGES = 8
 MAX_PATTERN_CHARS = 500
 MAX_INSTRUCTIONS_CHARS = 2000
@@ -133,7 +137,7 @@ def _check_keys(config: dict[str, Any], allowed: set[str], where: str) -> None:
 
 
 def _verifier(config: dict[str, Any], where: str) -> dict[str, Any]:
-    _check_keys(config, {"mode", "tolerance", "pattern", "case_sensitive"}, where)
+    _check_keys(config, {"mode", "tolerance", "pattern", "case_sensitive", "timeout_s"}, where)
     mode = config.get("mode")
     if mode not in VERIFIER_MODES:
         raise ValidationError(
@@ -164,6 +168,16 @@ def _verifier(config: dict[str, Any], where: str) -> dict[str, Any]:
         if mode != "exact" or not isinstance(config["case_sensitive"], bool):
             raise ValidationError(f"{where}: case_sensitive is a true/false for mode exact")
         out["case_sensitive"] = config["case_sensitive"]
+    if mode == TESTS_MODE:
+        timeout = config.get("timeout_s", 2)
+        if not _is_int(timeout) or not 1 <= timeout <= MAX_TEST_TIMEOUT_S:
+            raise ValidationError(
+                f"{where}: timeout_s must be a whole number of seconds from 1 to "
+                f"{MAX_TEST_TIMEOUT_S}, not {timeout!r}"
+            )
+        out["timeout_s"] = timeout
+    elif "timeout_s" in config:
+        raise ValidationError(f"{where}: timeout_s only applies to mode tests")
     return out
 
 
@@ -180,7 +194,8 @@ def _pairwise_llm(config: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-# Judge kinds that need a reference answer on every prompt; they only fit verifiable spaces.
+# Judge kinds that need a reference answer on every prompt (or, for a verifier in mode tests,
+# tests on every prompt); they only fit verifiable spaces.
 REFERENCE_JUDGE_KINDS = {"verifier"}
 _JUDGE_KINDS: dict[str, JudgeValidator] = {"verifier": _verifier, "pairwise-llm": _pairwise_llm}
 
@@ -225,10 +240,54 @@ def normalize_judge_panel(value: Any) -> list[dict[str, Any]]:
 # --- prompts ----------------------------------------------------------------------------------
 
 
-def reference_problem(*, reference: str, task_kind: str, answer_format: str) -> str | None:
-    """Why a prompt's reference answer does not fit the space, or None when it fits."""
-    if task_kind == "verifiable" and not reference.strip():
-        return "a verifiable space needs a reference answer for every prompt"
+MAX_TESTS = 20
+MAX_TEST_CHARS = 2000
+
+
+def normalize_tests(value: Any) -> list[str]:
+    """A prompt's tests: a list of at most MAX_TESTS Python snippets (``"assert add(2, 3) == 5"``),
+    each non-empty, at most MAX_TEST_CHARS characters and compiling as Python. Each is dedented
+    and trimmed; None or "" means no tests."""
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise ValidationError(
+            'tests must be a list of Python snippets, e.g. ["assert add(2, 3) == 5"], '
+            f"not {type(value).__name__}"
+        )
+    if len(value) > MAX_TESTS:
+        raise ValidationError(f"tests: {len(value)} tests; at most {MAX_TESTS}")
+    tests = []
+    for i, test in enumerate(value):
+        where = f"tests[{i}]"
+        if not isinstance(test, str):
+            raise ValidationError(f"{where} must be a string of Python, not {type(test).__name__}")
+        if len(test) > MAX_TEST_CHARS * 2:  # before any work on it; trimmed length checked below
+            raise ValidationError(f"{where} is {len(test)} characters; at most {MAX_TEST_CHARS}")
+        text = textwrap.dedent(test).strip()
+        if not text:
+            raise ValidationError(f"{where} is empty")
+        if len(text) > MAX_TEST_CHARS:
+            raise ValidationError(f"{where} is {len(text)} characters; at most {MAX_TEST_CHARS}")
+        try:
+            compile(text, "<test>", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            raise ValidationError(
+                f"{where} is not valid Python: {exc.msg} (line {exc.lineno})"
+            ) from None
+        except (ValueError, RecursionError, MemoryError) as exc:
+            raise ValidationError(f"{where} is not valid Python: {exc}") from None
+        tests.append(text)
+    return tests
+
+
+def reference_problem(
+    *, reference: str, task_kind: str, answer_format: str, has_tests: bool = False
+) -> str | None:
+    """Why a prompt's reference answer does not fit the space, or None when it fits. A verifiable
+    prompt needs a reference answer, or tests (``has_tests``) in its place."""
+    if task_kind == "verifiable" and not reference.strip() and not has_tests:
+        return "a verifiable space needs a reference answer (or tests) for every prompt"
     if reference.strip() and answer_format == "number":
         try:
             number = Decimal(reference.strip())
@@ -239,6 +298,52 @@ def reference_problem(*, reference: str, task_kind: str, answer_format: str) -> 
     if answer_format == "single_line" and "\n" in reference.strip():
         return "the space's answer format is single_line, but the reference has line breaks"
     return None
+
+
+def runs_tests(config: Any) -> bool:
+    """Whether a judge config is a verifier in mode tests."""
+    return (
+        isinstance(config, dict)
+        and config.get("kind") in REFERENCE_JUDGE_KINDS
+        and config.get("mode") == TESTS_MODE
+    )
+
+
+def panel_problem(*, judge_panel: Any, reference: str, tests: list[str]) -> str | None:
+    """Why a prompt lacks what the space's judges need (a verifier in mode tests: tests; any other
+    verifier: a reference answer), or None."""
+    for i, config in enumerate(judge_panel if isinstance(judge_panel, list) else []):
+        if not isinstance(config, dict) or config.get("kind") not in REFERENCE_JUDGE_KINDS:
+            continue
+        if runs_tests(config):
+            if not tests:
+                return (
+                    f"judge_panel[{i}] is a verifier in mode tests: every prompt needs tests "
+                    '(a list of Python snippets such as "assert add(2, 3) == 5")'
+                )
+        elif not reference.strip():
+            mode = f" in mode {config['mode']}" if config.get("mode") else ""
+            return (
+                f"judge_panel[{i}] is a {config['kind']}{mode}: every prompt needs a reference "
+                "answer"
+            )
+    return None
+
+
+def prompt_problem(
+    *,
+    reference: str,
+    tests: list[str],
+    task_kind: str,
+    answer_format: str,
+    judge_panel: Any = None,
+) -> str | None:
+    """Why a prompt (reference and tests, already cleaned) does not fit its space, or None."""
+    return panel_problem(
+        judge_panel=judge_panel, reference=reference, tests=tests
+    ) or reference_problem(
+        reference=reference, task_kind=task_kind, answer_format=answer_format, has_tests=bool(tests)
+    )
 
 
 def default_rules() -> dict:

@@ -124,6 +124,7 @@ def match_judge(*, match_id: int) -> bool:
             prompt_text=match.prompt.text,
             reference=match.prompt.reference,
             answers=[s.text for s in seats],
+            tests=match.prompt.tests,
         )
         ranks = [int(r) for r in outcome.ranks]
         if len(ranks) != len(seats) or min(ranks) < 1:

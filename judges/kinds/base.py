@@ -24,10 +24,13 @@ LabelProbabilities = Callable[[list[dict], list[str]], list[float]]
 
 @dataclass(frozen=True)
 class JudgeContext:
-    """What a judge may call out to. Tests pass their own functions; None means the default
-    (for ``label_probabilities``: the local model of ``agents.inference.local``)."""
+    """What a judge may call out to, and what it may read besides the prompt and reference.
+    Tests pass their own functions; None means the default (for ``label_probabilities``: the
+    local model of ``agents.inference.local``). ``tests`` are the prompt's test snippets, read by
+    a verifier in mode tests (empty when the prompt has none)."""
 
     label_probabilities: LabelProbabilities | None = None
+    tests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,15 @@ Modes (config ``mode``):
   stands for the prompt's reference, regex-escaped), as a whole
   (``match: "fullmatch"``, the default) or anywhere (``match: "search"``). The pattern runs with
   a time limit so a pathological pattern cannot stall the judge worker.
+- ``tests``: the answer is Python code, checked by the prompt's tests (``Prompt.tests``, a list
+  of snippets such as ``"assert add(2, 3) == 5"``) instead of a reference. The code is the
+  answer's first fenced code block (tagged python, or not tagged), else the whole answer. Each
+  test runs in its own sandboxed process (``judges.kinds.code_tests``: what it guards against,
+  and what not, is written there) with a limit of ``timeout_s`` seconds (integer 1..10, default
+  2); a test passes when its process exits 0 after the test ran. Points: the number of tests
+  passed, out of the number of tests, so the panel's normalised score is exactly the fraction
+  passed (all pass beats half pass beats none). The prompt's tests reach the judge through
+  ``run_panel(tests=...)`` (``JudgeContext.tests``).
 """
 
 from __future__ import annotations
@@ -24,10 +33,13 @@ from typing import Any
 import regex
 
 from judges.errors import JudgeConfigError, JudgeRunError
-from judges.kinds import numbers
-from judges.kinds.base import Judge, JudgeResult, check_keys, parse_decimal
+from judges.kinds import code_tests, numbers
+from judges.kinds.base import Judge, JudgeResult, check_keys, is_int, parse_decimal
 
-MODES = ("exact", "numeric", "regex")
+MODES = ("exact", "numeric", "regex", "tests")
+TESTS_MODE = "tests"
+DEFAULT_TIMEOUT_S = 2
+MAX_TIMEOUT_S = 10
 REGEX_MATCH = ("fullmatch", "search")
 REFERENCE_SLOT = "{reference}"
 MAX_PATTERN_CHARS = 500
@@ -46,7 +58,16 @@ class VerifierJudge(Judge):
     @classmethod
     def normalize_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         check_keys(
-            config, {"mode", "tolerance", "rel_tolerance", "pattern", "match", "case_sensitive"}
+            config,
+            {
+                "mode",
+                "tolerance",
+                "rel_tolerance",
+                "pattern",
+                "match",
+                "case_sensitive",
+                "timeout_s",
+            },
         )
         mode = config.get("mode")
         if mode not in MODES:
@@ -91,9 +112,22 @@ class VerifierJudge(Judge):
             if mode != "exact" or not isinstance(config["case_sensitive"], bool):
                 raise JudgeConfigError("case_sensitive is a true/false for mode exact")
             out["case_sensitive"] = config["case_sensitive"]
+
+        if mode == TESTS_MODE:
+            timeout = config.get("timeout_s", DEFAULT_TIMEOUT_S)
+            if not is_int(timeout) or not 1 <= timeout <= MAX_TIMEOUT_S:
+                raise JudgeConfigError(
+                    f"timeout_s must be a whole number of seconds from 1 to {MAX_TIMEOUT_S}, "
+                    f"not {timeout!r}"
+                )
+            out["timeout_s"] = timeout
+        elif "timeout_s" in config:
+            raise JudgeConfigError("timeout_s only applies to mode tests")
         return out
 
     def judge(self, *, prompt_text: str, reference: str, answers: list[str]) -> JudgeResult:
+        if self.config["mode"] == TESTS_MODE:
+            return self._tests(answers)
         check = {"exact": self._exact, "numeric": self._numeric, "regex": self._regex}
         checks = check[self.config["mode"]](reference, answers)
         return JudgeResult(
@@ -155,3 +189,40 @@ class VerifierJudge(Judge):
                 continue
             out.append({"correct": found})
         return out
+
+    def _tests(self, answers: list[str]) -> JudgeResult:
+        tests = list(self.context.tests)
+        if not tests:
+            raise JudgeRunError("a verifier in mode tests needs the prompt's tests; it has none")
+        if not all(isinstance(t, str) and t.strip() for t in tests):
+            raise JudgeRunError("the prompt's tests must be non-empty strings of Python")
+        codes = [code_tests.extract_code(answer) for answer in answers]
+        # Blank code fails every test without starting a process.
+        jobs = [(code, test) for code, _ in codes if code.strip() for test in tests]
+        runs = iter(code_tests.run_jobs(jobs, timeout_s=self.config["timeout_s"]))
+        points, checks = [], []
+        for code, source in codes:
+            if code.strip():
+                results = [next(runs).summary() for _ in tests]
+            else:
+                results = [{"passed": False, "reason": "no code"} for _ in tests]
+            passed = sum(r["passed"] for r in results)
+            points.append(float(passed))
+            checks.append(
+                {
+                    "correct": passed == len(tests),
+                    "passed": passed,
+                    "code": source,
+                    "tests": results,
+                }
+            )
+        return JudgeResult(
+            points=points,
+            max_points=float(len(tests)),
+            details={
+                "mode": TESTS_MODE,
+                "tests": len(tests),
+                "timeout_s": self.config["timeout_s"],
+                "answers": checks,
+            },
+        )

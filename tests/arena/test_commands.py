@@ -88,7 +88,7 @@ def tiny_default_base(tmp_path, db):
 
 def test_it_seeds_the_demo_once(tiny_default_base):
     first = json.loads(run("seed_demo", "--json"))["created"]
-    assert len(first["spaces"]) >= 3 and len(first["agents"]) >= 8
+    assert len(first["spaces"]) >= 4 and len(first["agents"]) >= 8
     counts = (Space.objects.count(), Agent.objects.count(), Transfer.objects.count())
     second = json.loads(run("seed_demo", "--json"))["created"]
     assert all(not made for made in second.values())
@@ -100,6 +100,12 @@ def test_it_seeds_the_demo_once(tiny_default_base):
     assert spaces["arithmetic"].prompts.exclude(reference="").count() >= 10
     assert spaces["arithmetic"].prompts.filter(split="heldout").exists()
     assert spaces["haiku"].judge_panel[0]["kind"] == "pairwise-llm"
+    code = spaces["py-functions"]
+    assert code.task_kind == "verifiable" and code.agents_per_match == 2
+    assert code.judge_panel == [{"kind": "verifier", "mode": "tests", "timeout_s": 2}]
+    assert sorted(code.fee_tiers.values_list("fee", flat=True)) == [0, 10]
+    assert code.prompts.count() >= 6
+    assert all(2 <= len(tests) <= 3 for tests in code.prompts.values_list("tests", flat=True))
     assert all(s.status == "open" for s in spaces.values())
     owners = Agent.objects.values_list("owner__username", flat=True).distinct()
     assert len(set(owners)) >= 3
@@ -125,4 +131,37 @@ def test_it_plays_on_the_seeded_demo(tiny_default_base):
     )
     match = report["matches"][0]
     assert match["status"] == "settled" and len(match["ranking"]) == 3
+    audit_ok()
+
+
+# One answer that solves every prompt of the seeded py-functions space. The scripted backend
+# counts a "token" per space-separated word and agents cap their tokens, so it has few spaces.
+PY_SOLUTIONS = (
+    "```python\n"
+    "def add(a,b):return(a+b)\n"
+    "def is_even(n):return(n%2==0)\n"
+    "def reverse_string(s):return(s[::-1])\n"
+    "def factorial(n):return(__import__('math').factorial(n))\n"
+    "def count_vowels(s):return(sum(c in'aeiouAEIOU'for(c)in(s)))\n"
+    "def fizzbuzz(n):return('Fizz'*(n%3==0)+'Buzz'*(n%5==0))or(str(n))\n"
+    "```"
+)
+
+
+def test_it_plays_the_seeded_python_space_with_tests(tiny_default_base):
+    from agents.inference.scripted import use_script
+    from judges.models import Verdict
+
+    run("seed_demo")
+    assert len(PY_SOLUTIONS.split(" ")) <= 8  # within every demo agent's token limit
+    with use_script(lambda request, index: PY_SOLUTIONS if index == 0 else "no idea"):
+        report = json.loads(
+            run("play", "--space", "py-functions", "--matches", "1", "--json", "--inline")
+        )
+    match = report["matches"][0]
+    assert match["status"] == "settled"
+    assert sorted(r["rank"] for r in match["ranking"]) == [1, 2]
+    verdict = Verdict.objects.get(match_id=match["id"])
+    passed = [a["passed"] for a in verdict.data["details"]["answers"]]
+    assert passed[0] == verdict.data["details"]["tests"] >= 2 and passed[1] == 0
     audit_ok()

@@ -193,3 +193,56 @@ def test_the_rollout_asks_the_backend_once_for_all_seats(players, carol, agent_f
     assert len(backend.calls) == 1 and len(backend.calls[0]) == 3
     seeds = [r.seed for r in backend.calls[0]]
     assert seeds == list(match.seats.order_by("index").values_list("seed", flat=True))
+
+
+def test_a_tests_space_ranks_the_code_that_passes_first_and_pays_it(players, carol, agent_factory):
+    """A verifiable space whose prompt carries tests: alice's code passes both, bob's fails both
+    (it subtracts), so alice ranks first; the pot is paid by rank like any other match."""
+    from spaces.services import prompt_create, space_create, space_set_status
+
+    alice, bob, _ = players
+    space = space_create(
+        creator=carol,
+        slug="py-add",
+        title="Python add",
+        task_kind="verifiable",
+        judge_panel=[{"kind": "verifier", "mode": "tests", "timeout_s": 2}],
+        payout_shares=["0.7", "0.3"],
+        creator_rake_bps=500,
+        platform_rake_bps=500,
+        rules={"answer_format": "free", "max_new_tokens_cap": 64},
+        heldout_fraction="0",
+        fee_tiers=[("free", 0), ("standard", 100)],
+    )
+    prompt_create(
+        space=space,
+        text="Write a Python function add(a, b) that returns the sum.",
+        tests=["assert add(2, 3) == 5", "assert add(-1, 1) == 0"],
+        split="train",
+    )
+    space = space_set_status(space=space, status="open")
+    match = form_match(space, space.fee_tiers.get(name="standard"), [alice, bob], agent_factory)
+
+    def code(request, index):
+        body = "return a + b" if index == 0 else "return a - b"
+        return f"Here it is:\n```python\ndef add(a, b):\n    {body}\n```"
+
+    with use_script(code):
+        assert tasks.rollout_match(match.pk) is True
+        assert tasks.judge_match(match.pk) is True
+        assert tasks.settle_match(match.pk) is True
+    match.refresh_from_db()
+    assert match.status == "settled", match.failure_reason
+    ranks = dict(match.seats.values_list("owner__username", "rank"))
+    assert ranks == {"alice": 1, "bob": 2}
+    [verdict] = match.verdicts.all()
+    assert verdict.data["points"] == [2, 0] and verdict.data["max_points"] == 2
+    results = verdict.data["details"]["answers"]
+    assert [r["passed"] for r in results] == [2, 0]
+    assert results[1]["tests"][0] == {"passed": False, "reason": "AssertionError", "where": "test"}
+    # pot 200; rakes 5% + 5%; pool 180 -> 126 (0.7) and 54 (0.3)
+    payouts = dict(match.seats.values_list("owner__username", "payout"))
+    assert payouts == {"alice": 126, "bob": 54}
+    assert balance(alice) == 10_000 - 100 + 126
+    assert balance(bob) == 10_000 - 100 + 54
+    audit_ok()

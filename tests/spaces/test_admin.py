@@ -243,3 +243,30 @@ def test_it_filters_prompts_by_one_of_her_spaces(client, carol, math_space, writ
     client.force_login(carol)
     response = client.get(f"/admin/spaces/prompt/?space={writing_space.pk}")
     assert [p.text for p in response.context["cl"].queryset] == ["A tweet about tea"]
+
+
+def test_it_adds_a_prompt_with_tests_in_the_admin(client, carol):
+    space = make_space(
+        carol,
+        "code",
+        rules={"answer_format": "free"},
+        judge_panel=[{"kind": "verifier", "mode": "tests"}],
+        payout_shares=["1"],
+    )
+    client.force_login(carol)
+    url = "/admin/spaces/prompt/add/"
+    data = {"space": space.pk, "text": "Write add(a, b)."}
+    response = client.post(url, {**data, "tests": ""})
+    assert "every prompt needs tests" in str(response.context["adminform"].form.errors["tests"])
+    response = client.post(url, {**data, "tests": json.dumps(["assert add(2, 3) =="])})
+    assert "not valid Python" in str(response.context["adminform"].form.errors["tests"])
+    response = client.post(url, {**data, "tests": "[not json"})
+    assert "tests" in response.context["adminform"].form.errors
+    assert not space.prompts.exists()
+    response = client.post(url, {**data, "tests": json.dumps(["assert add(2, 3) == 5"])})
+    assert response.status_code == 302
+    assert space.prompts.get().tests == ["assert add(2, 3) == 5"]
+    assert (
+        '<td class="field-test_count">1</td>'
+        in client.get(f"/admin/spaces/prompt/?space={space.pk}").text
+    )

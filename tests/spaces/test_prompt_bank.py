@@ -195,3 +195,99 @@ def test_it_uses_the_space_held_out_fraction_by_default(writing_space):
 def test_it_refuses_a_bad_held_out_fraction(writing_space):
     errors = refused(writing_space, "b.jsonl", jsonl({"prompt": "a"}), heldout_fraction="0.9")
     assert "heldout_fraction" in errors[0][1]
+
+
+# --- tests (for a verifier in mode tests) -------------------------------------------------------
+
+
+@pytest.fixture
+def code_space(carol):
+    from tests.spaces.conftest import make_space
+
+    return make_space(
+        carol,
+        "code",
+        rules={"answer_format": "free"},
+        judge_panel=[{"kind": "verifier", "mode": "tests"}],
+        payout_shares=["1"],
+    )
+
+
+def test_it_imports_jsonl_rows_with_tests(code_space):
+    content = jsonl(
+        {"prompt": "Write add(a, b).", "tests": ["assert add(2, 3) == 5", "assert add(0, 0) == 0"]},
+        {"prompt": "Write neg(x).", "tests": ["assert neg(1) == -1"], "reference": "-x"},
+    )
+    result = prompt_bank_import(space=code_space, file_name="code.jsonl", content=content)
+    assert result.created == 2
+    prompts = {p.text: p for p in code_space.prompts.all()}
+    assert prompts["Write add(a, b)."].tests == ["assert add(2, 3) == 5", "assert add(0, 0) == 0"]
+    assert prompts["Write add(a, b)."].reference == ""
+    assert prompts["Write neg(x)."].tests == ["assert neg(1) == -1"]
+
+
+def test_it_imports_a_csv_tests_column_holding_a_json_array(code_space):
+    content = (
+        b"prompt,tests,split\n"
+        b'Write add(a b).,"[""assert add(2, 3) == 5"", ""assert add(1, 1) == 2""]",train\n'
+        b'Write double(x).,"[""assert double(4) == 8""]",heldout\n'
+    )
+    result = prompt_bank_import(space=code_space, file_name="code.csv", content=content)
+    assert (result.created, result.train, result.heldout) == (2, 1, 1)
+    assert code_space.prompts.get(text="Write add(a b).").tests == [
+        "assert add(2, 3) == 5",
+        "assert add(1, 1) == 2",
+    ]
+
+
+def test_it_refuses_a_jsonl_file_with_bad_tests_whole(code_space):
+    content = jsonl(
+        {"prompt": "Fine one", "tests": ["assert True"]},  # 1: fine
+        {"prompt": "No tests"},  # 2: the space runs tests
+        {"prompt": "Empty list", "tests": []},  # 3
+        {"prompt": "Not a list", "tests": "assert True"},  # 4
+        {"prompt": "Not strings", "tests": [1, 2]},  # 5
+        {"prompt": "Bad Python", "tests": ["assert f(1) =="]},  # 6
+        {"prompt": "Too many", "tests": ["assert True"] * 21},  # 7
+        {"prompt": "Too long", "tests": ["assert True  # " + "x" * 2000]},  # 8
+        {"prompt": "Blank test", "tests": [" "]},  # 9
+    )
+    errors = dict(refused(code_space, "code.jsonl", content))
+    assert set(errors) == set(range(2, 10))
+    assert "every prompt needs tests" in errors[2]
+    assert "every prompt needs tests" in errors[3]
+    assert "tests must be a list" in errors[4]
+    assert "tests[0] must be a string" in errors[5]
+    assert "tests[0] is not valid Python" in errors[6]
+    assert "at most 20" in errors[7]
+    assert "at most 2000" in errors[8]
+    assert "tests[0] is empty" in errors[9]
+
+
+def test_it_refuses_a_csv_file_with_bad_tests_whole(code_space):
+    content = (
+        b"prompt,tests\n"  # row 1
+        b'Fine,"[""assert True""]"\n'  # row 2
+        b"Not JSON,assert True\n"  # row 3
+        b'An object,"{""a"": 1}"\n'  # row 4
+        b"Empty cell,\n"  # row 5: the space runs tests
+        b'Bad Python,"[""def (""]"\n'  # row 6
+    )
+    errors = refused(code_space, "code.csv", content)
+    assert [row for row, _ in errors] == [3, 4, 5, 6]
+    messages = dict(errors)
+    assert "must hold a JSON array" in messages[3]
+    assert "tests must be a list" in messages[4]
+    assert "every prompt needs tests" in messages[5]
+    assert "not valid Python" in messages[6]
+
+
+def test_it_takes_tests_without_a_reference_only_where_the_panel_runs_them(math_space):
+    content = jsonl({"prompt": "What is 2 + 2?", "tests": ["assert True"]})
+    [(row, message)] = refused(math_space, "b.jsonl", content)
+    assert row == 1 and "needs a reference answer" in message
+
+
+def test_it_names_tests_in_the_csv_header_error(writing_space):
+    errors = refused(writing_space, "b.csv", b"prompt,checks\nq,a\n")
+    assert "reference, split, tests" in errors[0][1]

@@ -189,3 +189,82 @@ def test_it_creates_fee_tiers_through_the_service(math_space):
         fee_tier_create(space=math_space, name="odd", fee=1.5)
     with pytest.raises(SpaceError, match="name"):
         fee_tier_create(space=math_space, name="<script>", fee=1)
+
+
+# --- prompts with tests (verifier mode tests) ---------------------------------------------------
+
+TESTS_PANEL = [{"kind": "verifier", "mode": "tests"}]
+
+
+def code_space(carol, slug="code", **overrides):
+    fields = dict(rules={"answer_format": "free"}, judge_panel=TESTS_PANEL, payout_shares=["1"])
+    return make_space(carol, slug, **{**fields, **overrides})
+
+
+def test_it_creates_a_tests_space_and_takes_prompts_with_tests_and_no_reference(carol):
+    space = code_space(carol)
+    assert space.judge_panel == [{"kind": "verifier", "mode": "tests", "timeout_s": 2}]
+    prompt = prompt_create(
+        space=space,
+        text="Write add(a, b).",
+        tests=["assert add(2, 3) == 5", "    x = add(1, 1)\n    assert x == 2\n"],
+    )
+    prompt.refresh_from_db()
+    assert prompt.reference == ""
+    assert prompt.tests == ["assert add(2, 3) == 5", "x = add(1, 1)\nassert x == 2"]  # dedented
+
+
+@pytest.mark.parametrize(
+    ("tests", "message"),
+    [
+        ("assert True", "tests must be a list"),
+        ({"a": "assert True"}, "tests must be a list"),
+        (["assert True"] * 21, "at most 20"),
+        (["assert True", "  \n "], "tests[1] is empty"),
+        ([3], "tests[0] must be a string"),
+        (["x = 1\n" * 400], "2399 characters; at most 2000"),
+        (["assert add(2, 3) ==="], "tests[0] is not valid Python"),
+        (["def f(:\n    pass"], "line 1"),
+        (["assert 1\x00"], "not valid Python"),
+        ([], "every prompt needs tests"),
+        (None, "every prompt needs tests"),
+    ],
+)
+def test_it_refuses_bad_tests_with_a_clear_error_and_saves_nothing(carol, tests, message):
+    space = code_space(carol)
+    with pytest.raises(SpaceError) as caught:
+        prompt_create(space=space, text="Write add(a, b).", tests=tests)
+    assert message in str(caught.value)
+    assert "tests" in caught.value.field_errors
+    assert not space.prompts.exists()
+
+
+def test_it_still_needs_a_reference_where_a_reference_verifier_judges(math_space):
+    # tests stand in for the reference only where the panel runs them.
+    with pytest.raises(SpaceError, match="mode numeric: every prompt needs a reference answer"):
+        prompt_create(space=math_space, text="What is 2 + 2?", tests=["assert True"])
+    space = math_space
+    space_update(space=space, judge_panel=[*MATH_PANEL, *TESTS_PANEL], rules={})
+    with pytest.raises(SpaceError, match="needs tests"):
+        prompt_create(space=space, text="What is 2 + 2?", reference="4")
+    prompt_create(space=space, text="What is 2 + 2?", reference="4", tests=["assert True"])
+    assert not math_space.prompts.filter(reference="").exists()
+
+
+def test_it_refuses_to_run_tests_over_prompts_without_tests(math_space):
+    prompt_create(space=math_space, text="What is 6 * 7?", reference="42")
+    with pytest.raises(SpaceError, match=r"prompt #\d+ does not fit: .*needs tests"):
+        space_update(space=math_space, judge_panel=TESTS_PANEL, rules={})
+    math_space.refresh_from_db()
+    assert math_space.judge_panel == [{**MATH_PANEL[0]}]
+
+
+def test_it_refuses_a_tests_verifier_with_a_number_answer_format_or_in_an_open_space(carol):
+    with pytest.raises(SpaceError, match="use answer_format free"):
+        code_space(carol, rules={"answer_format": "number"})
+    with pytest.raises(SpaceError, match="need reference answers"):
+        code_space(carol, task_kind="open")
+    for timeout in (0, 11, "2"):
+        with pytest.raises(SpaceError, match="timeout_s"):
+            code_space(carol, judge_panel=[{**TESTS_PANEL[0], "timeout_s": timeout}])
+    assert not Space.objects.exists()

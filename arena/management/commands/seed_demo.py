@@ -3,9 +3,10 @@
 Users (password = username + "-demo-pass"): ``admin`` (staff, superuser), ``creator`` (space
 creator), ``player`` plus players ``ada``, ``ben`` and ``cy``; every player gets a grant of
 credits. Spaces by ``creator``: ``arithmetic`` (verifiable, numeric answers, a prompt bank with
-references and a held-out split), ``haiku`` (open writing, judged pairwise by the local model)
-and ``capitals`` (verifiable, exact answers, sponsored: a subsidy per match). Nine agents of
-four players with different prompts and generation settings.
+references and a held-out split), ``haiku`` (open writing, judged pairwise by the local model),
+``capitals`` (verifiable, exact answers, sponsored: a subsidy per match) and ``py-functions``
+(verifiable code: each prompt carries Python tests that a verifier runs on the answer's code).
+Nine agents of four players with different prompts and generation settings.
 
 Everything is looked up by a natural key (username, slug, owner + agent name, grant key) before
 it is made, so a second run changes nothing.
@@ -66,6 +67,49 @@ CAPITALS = [
     ("Norway", "Oslo"),
     ("Greece", "Athens"),
     ("Chile", "Santiago"),
+]
+
+CODE_ASK = " Reply with the code in one ```python block."
+PY_FUNCTIONS = [
+    (
+        "Write a Python function add(a, b) that returns the sum of a and b.",
+        ["assert add(2, 3) == 5", "assert add(-1, 1) == 0", "assert add(10, 32) == 42"],
+    ),
+    (
+        "Write a Python function is_even(n) that returns True when the integer n is even and "
+        "False otherwise.",
+        ["assert is_even(4) is True", "assert is_even(7) is False", "assert is_even(0) is True"],
+    ),
+    (
+        "Write a Python function reverse_string(s) that returns the string s reversed.",
+        ["assert reverse_string('abc') == 'cba'", "assert reverse_string('') == ''"],
+    ),
+    (
+        "Write a Python function factorial(n) that returns n! for an integer n >= 0.",
+        [
+            "assert factorial(0) == 1",
+            "assert factorial(5) == 120",
+            "assert factorial(10) == 3628800",
+        ],
+    ),
+    (
+        "Write a Python function count_vowels(s) that returns how many vowels (a, e, i, o, u, "
+        "in either case) the string s contains.",
+        [
+            "assert count_vowels('hello') == 2",
+            "assert count_vowels('AEIOU xyz') == 5",
+            "assert count_vowels('') == 0",
+        ],
+    ),
+    (
+        "Write a Python function fizzbuzz(n) that returns 'Fizz' for multiples of 3, 'Buzz' for "
+        "multiples of 5, 'FizzBuzz' for multiples of both, and str(n) otherwise.",
+        [
+            "assert fizzbuzz(9) == 'Fizz' and fizzbuzz(10) == 'Buzz'",
+            "assert fizzbuzz(30) == 'FizzBuzz'",
+            "assert fizzbuzz(7) == '7'",
+        ],
+    ),
 ]
 
 SPACES = [
@@ -129,6 +173,24 @@ SPACES = [
             (f"What is the capital of {country}? Answer with the city name only.", city)
             for country, city in CAPITALS
         ],
+    },
+    {
+        "slug": "py-functions",
+        "title": "Python functions",
+        "task_kind": "verifiable",
+        "description": "Write a small Python function. Each prompt's hidden tests run on the code "
+        "of your answer (its first ```python block); the more tests pass, the better the rank.",
+        "rules": {"answer_format": "free", "max_new_tokens_cap": 160, "max_chars": 3000},
+        "judge_panel": [{"kind": "verifier", "mode": "tests", "timeout_s": 2}],
+        "agents_per_match": 2,
+        "payout_shares": ["0.7", "0.3"],
+        "creator_rake_bps": 300,
+        "platform_rake_bps": 200,
+        "subsidy": 0,
+        "heldout_fraction": "0",
+        "fee_tiers": [("free", 0), ("standard", 10)],
+        # (text, reference, tests): no reference, the tests decide.
+        "prompts": [(text + CODE_ASK, "", tests) for text, tests in PY_FUNCTIONS],
     },
 ]
 
@@ -249,7 +311,7 @@ class Command(BaseCommand):
             space = space_create(creator=creator, **fields)
             created["spaces"].append(space.slug)
         known = set(space.prompts.values_list("text", flat=True))
-        for index, (text, reference) in enumerate(spec["prompts"]):
+        for index, (text, reference, *tests) in enumerate(spec["prompts"]):
             if text not in known:
                 # Every tenth prompt is held out where the space keeps a held-out split.
                 split = (
@@ -257,7 +319,13 @@ class Command(BaseCommand):
                     if spec["heldout_fraction"] != "0" and index % 10 == 9
                     else Prompt.Split.TRAIN
                 )
-                prompt_create(space=space, text=text, reference=reference, split=split)
+                prompt_create(
+                    space=space,
+                    text=text,
+                    reference=reference,
+                    split=split,
+                    tests=tests[0] if tests else [],
+                )
         if space.status == Space.Status.DRAFT:
             space = space_set_status(space=space, status=Space.Status.OPEN)
         return space
