@@ -30,6 +30,13 @@ def test_it_shows_a_creator_only_their_spaces_matches(
     assert client.get(f"/admin/arena/match/{theirs.pk}/change/").status_code in (302, 404)
     assert client.get(f"/admin/arena/match/{mine.pk}/change/").status_code == 200
     assert client.post("/admin/arena/match/add/").status_code == 403
+    # Entries likewise: the creator's own space's entries, not another creator's.
+    page = client.get("/admin/arena/entry/").content.decode()
+    for entry in mine.entries.all():
+        assert f"/admin/arena/entry/{entry.pk}/change/" in page
+    for entry in theirs.entries.all():
+        assert f"/admin/arena/entry/{entry.pk}/change/" not in page
+        assert client.get(f"/admin/arena/entry/{entry.pk}/change/").status_code in (302, 404)
 
 
 def test_it_reports_entries_matches_and_revenue_to_the_space_admin(players, carol, agent_factory):
