@@ -111,6 +111,10 @@ def test_it_seeds_the_demo_once(tiny_default_base):
     assert len(set(owners)) >= 3
     prompts = set(Agent.objects.values_list("system_prompt", flat=True))
     assert len(prompts) >= 8
+    settings_seen = set(
+        Agent.objects.values_list("temperature", "top_p", "top_k", "max_new_tokens")
+    )
+    assert len(settings_seen) >= 5, settings_seen  # different generation settings too
     audit_ok()
 
 
