@@ -244,6 +244,19 @@ AGENTS = [
         {"temperature": 0.1, "repetition_penalty": 1.05, "max_new_tokens": 24},
     ),
     ("cy", "Rookie", "", {"temperature": 0.7, "max_new_tokens": 32}),
+    # Code needs room: py-functions answers are whole functions.
+    (
+        "player",
+        "Coder",
+        "Reply with one Python code block defining the requested function, nothing else.",
+        {"temperature": 0.0, "max_new_tokens": 96},
+    ),
+    (
+        "ben",
+        "Hacker",
+        "You write short, correct Python. Give only the code.",
+        {"temperature": 0.4, "top_p": 0.9, "max_new_tokens": 96},
+    ),
 ]
 
 
