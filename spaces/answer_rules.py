@@ -12,29 +12,27 @@ Two kinds of rule act on answers after the model has written them:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from spaces.validation import DEFAULT_RULES
+if TYPE_CHECKING:
+    from spaces.models import Space
 
 _DIGIT = re.compile(r"\d")
 
 
-def _rule(rules: dict, name: str):
-    return rules.get(name, DEFAULT_RULES[name])
-
-
-def shape_answer(rules: dict, text: str) -> str:
+def shape_answer(space: Space, text: str) -> str:
     """The answer as the space keeps it: first line only for single_line, at most max_chars."""
-    if _rule(rules, "answer_format") == "single_line":
+    if space.rule("answer_format") == "single_line":
         text = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    return text[: _rule(rules, "max_chars")]
+    return text[: space.rule("max_chars")]
 
 
-def answer_violation(rules: dict, text: str) -> str:
+def answer_violation(space: Space, text: str) -> str:
     """Why ``text`` breaks the space's content limits, or "" when it keeps them."""
     folded = text.casefold()
-    for banned in _rule(rules, "banned_substrings"):
+    for banned in space.rule("banned_substrings"):
         if banned.casefold() in folded:
             return f"contains the banned text {banned!r}"
-    if _rule(rules, "answer_format") == "number" and not _DIGIT.search(text):
+    if space.rule("answer_format") == "number" and not _DIGIT.search(text):
         return "the space asks for a number and the answer has none"
     return ""

@@ -183,7 +183,7 @@ class Space(models.Model):
                 reference=reference,
                 tests=tests or [],
                 task_kind=self.task_kind,
-                answer_format=self.rules.get("answer_format", "free"),
+                answer_format=self.rule("answer_format"),
                 judge_panel=judge_panel,
             )
             if problem:

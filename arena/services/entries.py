@@ -137,9 +137,7 @@ def entry_leave(*, entry: Entry, user: AbstractBaseUser | None = None) -> Entry:
 def entries_return_on_close(space) -> int:
     """A closed space never forms another match: every entry still waiting in it leaves the
     queue with its fee back. Matches already formed play on. Returns how many left."""
-    waiting = Entry.objects.filter(space=space, status=Entry.Status.QUEUED).order_by("pk")
-    returned = 0
+    waiting = list(Entry.objects.filter(space=space, status=Entry.Status.QUEUED).order_by("pk"))
     for entry in waiting:
         entry_leave(entry=entry)
-        returned += 1
-    return returned
+    return len(waiting)

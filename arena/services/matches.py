@@ -74,7 +74,6 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
             match_id=match_id, status=S.FAILED, reason=f"rollout failed: {exc}", claim=claim
         )
         return True
-    rules = match.space.rules
     now = timezone.now()
     with transaction.atomic():
         if not complete_step(
@@ -87,8 +86,8 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
             return False
         for seat, request, result in zip(seats, requests, results, strict=True):
             adapter = seat.agent.current_adapter
-            seat.text = shape_answer(rules, result.text)
-            seat.violation = answer_violation(rules, seat.text)
+            seat.text = shape_answer(match.space, result.text)
+            seat.violation = answer_violation(match.space, seat.text)
             seat.prompt_tokens = result.prompt_tokens
             seat.completion_tokens = result.completion_tokens
             seat.finish_reason = result.finish_reason
