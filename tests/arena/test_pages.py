@@ -71,37 +71,49 @@ def test_it_shows_the_match_page_and_its_fragment(client, players, space, tier, 
     assert client.get("/matches/999999/").status_code == 404
 
 
-@pytest.mark.django_db(transaction=True)
-def test_it_pushes_each_state_change_to_the_match_socket(players, space, tier, agent_factory):
+def listen_while(path: str, action, until):
+    """Connect a websocket client to ``path``, run ``action()`` on another thread (as a worker
+    would, with its own database connection), and collect the messages until ``until(messages,
+    result)`` holds. Returns (action's result, messages)."""
     from django.db import connection
 
     from arena.asgi import application
 
-    alice, bob, _ = players
-    match = form_match(space, tier, [alice, bob], agent_factory)
-
-    def run_match():
+    def run():
         try:
-            with use_script(sum_answer):
-                match_run_inline(match_id=match.pk)
+            return action()
         finally:
             connection.close()
 
     async def scenario():
-        comm = WebsocketCommunicator(
-            application, f"/ws/matches/{match.pk}/", headers=[(b"origin", b"http://localhost")]
-        )
+        comm = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost")])
         connected, _ = await comm.connect()
         assert connected
-        await asyncio.to_thread(run_match)
-        seen = []
-        while not seen or seen[-1] != "settled":
-            message = await comm.receive_json_from(timeout=10)
-            seen.append(message["payload"]["status"])
+        result = await asyncio.to_thread(run)
+        messages = []
+        while not until(messages, result):
+            messages.append(await comm.receive_json_from(timeout=10))
         await comm.disconnect()
-        return seen
+        return result, messages
 
-    seen = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_pushes_each_state_change_to_the_match_socket(players, space, tier, agent_factory):
+    alice, bob, _ = players
+    match = form_match(space, tier, [alice, bob], agent_factory)
+
+    def run_match():
+        with use_script(sum_answer):
+            match_run_inline(match_id=match.pk)
+
+    _, messages = listen_while(
+        f"/ws/matches/{match.pk}/",
+        run_match,
+        until=lambda seen, _: seen and seen[-1]["payload"]["status"] == "settled",
+    )
+    seen = [message["payload"]["status"] for message in messages]
     assert seen == ["rolling_out", "judging", "settling", "settled"]
 
 
@@ -109,40 +121,28 @@ def test_it_pushes_each_state_change_to_the_match_socket(players, space, tier, a
 def test_it_pushes_queue_and_match_events_to_the_space_socket(players, space, tier, agent_factory):
     """The space page's socket hears entries join the queue, the match form, and each of its
     states; a second match, cancelled, is heard too."""
-    from django.db import connection
-
-    from arena.asgi import application
     from arena.services.matches import match_cancel
 
     alice, bob, dave = players
 
     def play_one_and_cancel_one():
-        try:
-            first = form_match(space, tier, [alice, bob], agent_factory)
-            with use_script(sum_answer):
-                match_run_inline(match_id=first.pk)
-            second = form_match(space, tier, [bob, dave], agent_factory)
-            match_cancel(match_id=second.pk, reason="creator paused the space")
-            return first.pk, second.pk
-        finally:
-            connection.close()
+        first = form_match(space, tier, [alice, bob], agent_factory)
+        with use_script(sum_answer):
+            match_run_inline(match_id=first.pk)
+        second = form_match(space, tier, [bob, dave], agent_factory)
+        match_cancel(match_id=second.pk, reason="creator paused the space")
+        return first.pk, second.pk
 
-    async def scenario():
-        comm = WebsocketCommunicator(
-            application, f"/ws/spaces/{space.slug}/", headers=[(b"origin", b"http://localhost")]
-        )
-        connected, _ = await comm.connect()
-        assert connected
-        ids = await asyncio.to_thread(play_one_and_cancel_one)
-        seen = []
-        while not seen or seen[-1] != ("match.state", ids[1], "cancelled"):
-            message = await comm.receive_json_from(timeout=10)
-            payload = message["payload"]
-            seen.append((message["event"], payload.get("match"), payload["status"]))
-        await comm.disconnect()
-        return ids, seen
+    def event(message):
+        payload = message["payload"]
+        return (message["event"], payload.get("match"), payload["status"])
 
-    (first, second), seen = asyncio.run(scenario())
+    (first, second), messages = listen_while(
+        f"/ws/spaces/{space.slug}/",
+        play_one_and_cancel_one,
+        until=lambda seen, ids: seen and event(seen[-1]) == ("match.state", ids[1], "cancelled"),
+    )
+    seen = [event(message) for message in messages]
     assert [e for e in seen if e[0] == "match.state" and e[1] == first] == [
         ("match.state", first, status)
         for status in ("formed", "rolling_out", "judging", "settling", "settled")
