@@ -1,39 +1,35 @@
-"""Running an answer's Python code against a prompt's tests, one test per fresh process.
+"""Running an answer's Python code against a prompt's tests, in bubblewrap sandboxes.
 
-Used by the verifier in mode ``tests``. For each (code, test) pair a new interpreter
-(``sys.executable -I -S -X utf8``) runs a small runner (``RUNNER`` below) that executes the
-answer's code, then the test, in one fresh namespace (``__name__`` is ``"solution"``, so an
-``if __name__ == "__main__":`` block of the answer does not run). The test passes when the process
-exits 0 after the runner has recorded that the test ran to its end without an exception.
+Used by the verifier in mode ``tests``. For each (code, test) pair two fresh interpreters start,
+each under its own bubblewrap sandbox (``judges.sandbox.bwrap``: new user, PID, network, IPC and
+mount namespaces, a cleared environment, a read-only view of the interpreter only, a small
+throw-away working directory, and an unprivileged user outside the namespaces):
 
-What it guards against (a buggy or greedy answer must not hurt the judge worker):
-- endless loops and sleeps: a CPU-seconds limit (``RLIMIT_CPU``) and a wall-clock deadline after
-  which the whole process group is killed (``SIGKILL``);
-- memory bombs: the address space is capped (``RLIMIT_AS``, 512 MiB), so a huge allocation raises
-  ``MemoryError`` inside the sandbox instead of swapping the machine;
-- output floods: stdout and stderr go to files capped by ``RLIMIT_FSIZE`` (the process dies past
-  the cap) and only their first bytes are read back, so the judge's memory stays bounded;
-- core dumps (``RLIMIT_CORE`` 0) and fork bombs: ``RLIMIT_NPROC`` is 0, so a non-root sandbox
-  cannot start processes or threads; whatever is left in the process group is killed at the end;
-- leaking the worker's settings: the environment is empty (secrets, ``DATABASE_URL``...), ``-I``
-  ignores ``PYTHON*`` variables and the user's site, ``-S`` leaves site-packages out (only the
-  standard library imports: not Django, not the project), stdin is ``/dev/null``, and the working
-  directory is a fresh temporary directory, removed afterwards;
-- the common reward hacks of code RL: ``sys.exit(0)``/``exit()`` is caught and fails the test,
-  and an exit with status 0 that skipped the test (``os._exit(0)``, ``os.execv`` of another
-  program) fails too, because the runner's record of a finished test is missing. The runner holds
-  its own references to ``exec``, ``os.write`` and ``os._exit``, taken before the answer runs.
+- the *answer's process* runs the answer's code (``__name__`` is ``"solution"``, so an
+  ``if __name__ == "__main__":`` block does not run), then serves the names it defined;
+- the *test's process* runs the test, where each of those names is a proxy to the answer's
+  process over a pipe, and writes the verdict to a descriptor only it holds.
 
-What it does NOT guard against (run the judge queue in a locked-down container for that):
-- the network: nothing here isolates it; production should run the ``judge`` queue in a
-  container (or network namespace) without network access;
-- the file system: the code runs as the worker's user and can read (and, where that user may,
-  write) any file that user can; the size cap is per file, not a disk quota;
-- a process running as root: root ignores ``RLIMIT_NPROC``, and a descendant that leaves the
-  process group (``setsid``) outlives the kill;
-- deliberate cheating by code that knows this runner (it runs in the same process as the test,
-  so it can fake the runner's record, or make ``==`` always true on the values it returns): write
-  tests that check types as well as values where it matters, and keep the tests private.
+Only plain data (numbers, strings, bytes, lists, tuples, dicts, sets) crosses between them
+(``judges.sandbox.wire``); other objects cross as references that can be called but never
+compared. So the verdict is decided outside the answer's reach: code that exits early, patches
+builtins or ``AssertionError``, leaves threads behind, writes to the descriptors it was given,
+prints fake result lines or kills whatever it can see, changes only its own process, and the
+test fails. A test can call the answer's functions, make instances of its classes and call their
+methods, and import them (``from solution import f``); it cannot hand the answer a function (a
+callback), and values are copied, not shared (a list the answer mutates is not the test's list).
+
+Limits per process: CPU seconds (``RLIMIT_CPU``) plus a wall-clock deadline after which both
+sandboxes are killed with everything in them (their PID namespaces die with them, so ``setsid``
+or a double fork escapes nothing); address space (``RLIMIT_AS``, 512 MiB), so a huge allocation
+raises ``MemoryError``; file size (``RLIMIT_FSIZE``) for output and files, and an 8 MiB working
+directory; no core dumps; no new process or thread (``RLIMIT_NPROC`` 0, which holds because the
+user outside the sandbox is never root). Only the first ``CAPTURE_CHARS`` of the answer's output
+and ``MESSAGE_CHARS`` of an exception's message are kept: that text came from the answer, so it is
+shown to the match's participants, its space's creator and staff only (``judges.redaction``).
+
+Where bubblewrap is missing or cannot make its namespaces, nothing runs: ``run_jobs`` raises
+``SandboxUnavailable`` (a ``JudgeRunError``), and the match is refunded.
 """
 
 from __future__ import annotations
@@ -42,88 +38,37 @@ import functools
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-MEMORY_BYTES = 512 * 1024 * 1024  # address space of one test process
+from judges.sandbox import bwrap
+from judges.sandbox.bwrap import SandboxUnavailable
+
+__all__ = ["SandboxUnavailable", "TestRun", "extract_code", "run_jobs", "run_tests"]
+
+MEMORY_BYTES = 512 * 1024 * 1024  # address space of one sandboxed process
 OUTPUT_BYTES = 1024 * 1024  # largest file (stdout, stderr, any file the code writes)
 CAPTURE_CHARS = 2000  # how much of stdout / stderr is kept
 MESSAGE_CHARS = 200  # how much of an exception's message is kept
-MAX_PARALLEL = 4  # test processes at a time
+MAX_PARALLEL = 4  # (answer, test) pairs at a time
+STARTUP_GRACE_S = 1.0  # two sandboxes to start before the wall-clock deadline counts
 POLL_S = 0.005
 
-# The runner, run with ``python -I -S -X utf8 -c RUNNER INPUT_PATH RESULT_FD``. It reads the code
-# and the test from INPUT_PATH (a JSON object), deletes the file, compiles both, runs the code
-# then the test, and writes one line to RESULT_FD: "ok" or "fail<TAB>phase<TAB>error<TAB>message".
-# Everything it needs after the answer has run is bound to a local name first, so an answer that
-# rebinds builtins.exec or os._exit does not change what the runner does.
-RUNNER = r"""
-import builtins, json, os, sys
+_HERE = Path(__file__).resolve().parent.parent / "sandbox"
 
 
-def _main():
-    _exec, _write, _exit, _str, _type = builtins.exec, os.write, os._exit, str, type
-    _base = BaseException
-    path, fd = sys.argv[1], int(sys.argv[2])
-    with open(path, encoding="utf-8") as handle:
-        job = json.load(handle)
-    os.unlink(path)
-    sys.argv = ["solution"]
-    os.environ.clear()  # the interpreter may have set LC_CTYPE while coercing the C locale
+@functools.cache
+def _program(runner: str) -> str:
+    """A runner's source with the wire format's source before it: ``-c`` takes one string, and
+    the sandbox sees no file of the project."""
+    return (_HERE / "wire.py").read_text() + "\n" + (_HERE / runner).read_text()
 
-    def finish(code, phase="", exc=None):
-        line = "ok"
-        if exc is not None:
-            try:
-                message = _str(exc)
-            except _base:
-                message = ""
-            try:
-                name = _str(_type(exc).__name__)
-            except _base:
-                name = "Exception"
-            clean = lambda s: s.replace("\t", " ").replace("\n", " ")[:300]
-            line = "fail\t" + phase + "\t" + clean(name) + "\t" + clean(message)
-        for stream in (sys.__stdout__, sys.__stderr__):
-            try:
-                stream.flush()
-            except _base:
-                pass
-        try:
-            _write(fd, (line + "\n").encode("utf-8", "replace"))
-        finally:
-            _exit(code)
-
-    try:
-        test = compile(job["test"], "<test>", "exec", dont_inherit=True)
-    except _base as exc:
-        finish(4, "test", exc)
-    try:
-        code = compile(job["code"], "<answer>", "exec", dont_inherit=True)
-    except _base as exc:
-        finish(2, "answer", exc)
-    namespace = {"__name__": "solution", "__builtins__": builtins}
-    del job
-    try:
-        _exec(code, namespace)
-    except _base as exc:
-        finish(3, "answer", exc)
-    try:
-        _exec(test, namespace)
-    except _base as exc:
-        finish(1, "test", exc)
-    finish(0)
-
-
-_main()
-"""
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*(?P<lang>[\w+-]*)[^\n]*\n", re.MULTILINE)
 _CLOSE = re.compile(r"^[ \t]*```[ \t]*$", re.MULTILINE)
@@ -168,71 +113,79 @@ class TestRun:
         return out
 
 
-def _apply_limits(timeout_s: int) -> None:  # pragma: no cover - runs in the child
-    resource.setrlimit(resource.RLIMIT_CPU, (timeout_s, timeout_s + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_BYTES, OUTPUT_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
-
-
 @dataclass
 class _Running:
     index: int
-    proc: subprocess.Popen
-    private: str  # holds the input, the captured output and the result record
-    workdir: str  # the code's working directory
+    answer: subprocess.Popen
+    test: subprocess.Popen
+    private: str  # holds the inputs, the captured output and the result record (judge only)
     started: float
     deadline: float
 
 
-def _start(index: int, code: str, test: str, timeout_s: int) -> _Running:
+def _launch(command, program, args, *, stdin, stdout, stderr, fds, timeout_s):
+    return subprocess.Popen(
+        [*command, "-I", "-S", "-X", "utf8", "-c", program, *map(str, args)],
+        env={},
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=fds,
+        close_fds=True,
+        start_new_session=True,  # its own process group, killed as a whole
+        preexec_fn=functools.partial(bwrap.set_limits, timeout_s, MEMORY_BYTES, OUTPUT_BYTES),
+    )
+
+
+def _start(index: int, code: str, test: str, timeout_s: int, prefix: list[str]) -> _Running:
     private = tempfile.mkdtemp(prefix="arena-judge-")
+    opened: list[int] = []
+    answer = None
     try:
-        workdir = tempfile.mkdtemp(prefix="arena-test-")
+        files = {}
+        for name, job in (("answer.json", {"code": code}), ("test.json", {"test": test})):
+            with open(os.path.join(private, name), "w", encoding="utf-8") as handle:
+                json.dump(job, handle)
+            files[name] = os.open(os.path.join(private, name), os.O_RDONLY)
+            opened.append(files[name])
+        for name in ("answer.out", "answer.err", "test.out", "test.err", "result"):
+            files[name] = os.open(os.path.join(private, name), os.O_WRONLY | os.O_CREAT, 0o600)
+            opened.append(files[name])
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        opened += [request_r, request_w, reply_r, reply_w]
+        started = time.monotonic()
+        common = {"timeout_s": timeout_s}
+        answer = _launch(
+            prefix,
+            _program("answer_server.py"),
+            (request_r, reply_w),
+            stdin=files["answer.json"],
+            stdout=files["answer.out"],
+            stderr=files["answer.err"],
+            fds=(request_r, reply_w),
+            **common,
+        )
+        test_proc = _launch(
+            prefix,
+            _program("test_runner.py"),
+            (request_w, reply_r, files["result"]),
+            stdin=files["test.json"],
+            stdout=files["test.out"],
+            stderr=files["test.err"],
+            fds=(request_w, reply_r, files["result"]),
+            **common,
+        )
     except BaseException:
+        if answer is not None:
+            _kill_group(answer)
         shutil.rmtree(private, ignore_errors=True)
         raise
-    try:
-        job_path = os.path.join(private, "job.json")
-        with open(job_path, "w", encoding="utf-8") as handle:
-            json.dump({"code": code, "test": test}, handle)
-        result_fd = os.open(os.path.join(private, "result"), os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            with (
-                open(os.path.join(private, "stdout"), "wb") as out,
-                open(os.path.join(private, "stderr"), "wb") as err,
-            ):
-                started = time.monotonic()
-                proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-I",
-                        "-S",
-                        "-X",
-                        "utf8",
-                        "-c",
-                        RUNNER,
-                        job_path,
-                        str(result_fd),
-                    ],
-                    cwd=workdir,
-                    env={},
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    pass_fds=(result_fd,),
-                    close_fds=True,
-                    start_new_session=True,  # its own process group, killed as a whole
-                    preexec_fn=functools.partial(_apply_limits, timeout_s),
-                )
-        finally:
-            os.close(result_fd)
-    except BaseException:
-        shutil.rmtree(private, ignore_errors=True)
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
-    return _Running(index, proc, private, workdir, started, started + timeout_s)
+    finally:
+        for fd in opened:  # the children hold their own copies; the pipes close with them
+            os.close(fd)
+    deadline = started + timeout_s + STARTUP_GRACE_S
+    return _Running(index, answer, test_proc, private, started, deadline)
 
 
 def _exited(proc: subprocess.Popen) -> bool:
@@ -245,6 +198,9 @@ def _exited(proc: subprocess.Popen) -> bool:
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill bubblewrap's process group and reap it. Everything inside the sandbox goes with it:
+    bubblewrap's init holds the PID namespace and dies with its parent (``--die-with-parent``),
+    and the kernel kills every process of a PID namespace whose init dies."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -268,9 +224,30 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _killed_by(returncode: int | None) -> int | None:
+    """The signal that ended a sandboxed interpreter: bubblewrap exits with 128 + its number."""
+    if returncode is None:
+        return None
+    if returncode < 0:
+        return -returncode
+    if 128 < returncode < 128 + 65:
+        return returncode - 128
+    return None
+
+
+def _limit_reason(sig: int | None, timeout_s: int) -> tuple[str, str] | None:
+    if sig == signal.SIGXCPU:
+        return "timeout", f"used more than {timeout_s} s of CPU"
+    if sig == signal.SIGXFSZ:
+        return "output limit", f"wrote more than {OUTPUT_BYTES} bytes to one file"
+    if sig is not None:
+        return f"killed by {_signal_name(sig)}", ""
+    return None
+
+
 def _finish(run: _Running, *, timed_out: bool, timeout_s: int) -> TestRun:
     try:
-        rc = run.proc.returncode
+        rc = run.test.returncode
         duration_ms = int((time.monotonic() - run.started) * 1000)
         record = _read(os.path.join(run.private, "result"), 1000).split("\n", 1)[0]
         fields = record.split("\t")
@@ -283,20 +260,17 @@ def _finish(run: _Running, *, timed_out: bool, timeout_s: int) -> TestRun:
         elif fields[0] == "fail" and len(fields) == 4:
             _, where, reason, message = fields
             reason = reason or "Exception"
-        elif rc is not None and rc < 0:
-            reason = {
-                signal.SIGXCPU: "timeout",
-                signal.SIGXFSZ: "output limit",
-            }.get(-rc, f"killed by {_signal_name(-rc)}")
-            if reason == "timeout":
-                message = f"used more than {timeout_s} s of CPU"
-            elif reason == "output limit":
-                message = f"wrote more than {OUTPUT_BYTES} bytes to one file"
-        elif rc == 0:
-            reason = "no result"
-            message = "the process exited with status 0 before the test finished"
+            if reason == "answer exited":
+                # Say why, where the answer's sandbox was stopped by one of its limits.
+                why = _limit_reason(_killed_by(run.answer.returncode), timeout_s)
+                if why is not None:
+                    reason, message = why
+        elif (why := _limit_reason(_killed_by(rc), timeout_s)) is not None:
+            reason, message = why
+            where = "test"
         else:
-            reason = f"exit status {rc}"
+            reason = "no result"
+            message = f"the test's process ended with status {rc} before it gave a verdict"
         return TestRun(
             passed=not reason,
             reason=reason,
@@ -304,23 +278,37 @@ def _finish(run: _Running, *, timed_out: bool, timeout_s: int) -> TestRun:
             message=message[:MESSAGE_CHARS],
             returncode=rc,
             duration_ms=duration_ms,
-            stdout=_read(os.path.join(run.private, "stdout"), CAPTURE_CHARS),
-            stderr=_read(os.path.join(run.private, "stderr"), CAPTURE_CHARS),
+            stdout=_read(os.path.join(run.private, "answer.out"), CAPTURE_CHARS),
+            stderr=_read(os.path.join(run.private, "answer.err"), CAPTURE_CHARS),
         )
     finally:
         shutil.rmtree(run.private, ignore_errors=True)
-        shutil.rmtree(run.workdir, ignore_errors=True)
+
+
+def _answer_settled(run: _Running) -> None:
+    """Once the test's verdict is in: let an answer's process that is already on its way out
+    finish (so its exit status can say which limit stopped it), then kill what is left."""
+    try:
+        run.answer.wait(timeout=0.2)
+    except subprocess.TimeoutExpired:
+        pass
+    _kill_group(run.answer)
 
 
 def run_jobs(
     jobs: Sequence[tuple[str, str]], *, timeout_s: int = 2, parallel: int | None = None
 ) -> list[TestRun]:
-    """Run each (code, test) pair in its own sandboxed process, up to ``parallel`` at a time
-    (default: up to MAX_PARALLEL, no more than the CPUs), and return one TestRun per pair, in
-    order. Processes are started and watched from this thread alone (no thread pool: a
+    """Run each (code, test) pair in its own pair of sandboxes, up to ``parallel`` pairs at a
+    time (default: up to MAX_PARALLEL, no more than the CPUs), and return one TestRun per pair,
+    in order. Raises SandboxUnavailable, running nothing, where no sandbox can be made.
+    Processes are started and watched from this thread alone (no thread pool: a
     ``preexec_fn`` is only safe to run after fork when no other thread of ours is busy)."""
     if not isinstance(timeout_s, int) or isinstance(timeout_s, bool) or timeout_s < 1:
         raise ValueError(f"timeout_s must be a whole number of seconds >= 1, not {timeout_s!r}")
+    if not jobs:
+        return []
+    prefix, interpreter = bwrap.sandbox_command()
+    prefix = [*prefix, interpreter.executable]
     if parallel is None:
         parallel = max(1, min(MAX_PARALLEL, os.cpu_count() or 1))
     results: list[TestRun | None] = [None] * len(jobs)
@@ -330,14 +318,16 @@ def run_jobs(
         while pending or running:
             while pending and len(running) < parallel:
                 index, (code, test) = pending.pop()
-                running.append(_start(index, code, test, timeout_s))
+                running.append(_start(index, code, test, timeout_s, prefix))
             still = []
             for run in running:
-                if _exited(run.proc):
-                    _kill_group(run.proc)  # strays left in its group; then reap the leader
+                if _exited(run.test):
+                    _kill_group(run.test)
+                    _answer_settled(run)
                     results[run.index] = _finish(run, timed_out=False, timeout_s=timeout_s)
                 elif time.monotonic() >= run.deadline:
-                    _kill_group(run.proc)
+                    _kill_group(run.test)
+                    _kill_group(run.answer)
                     results[run.index] = _finish(run, timed_out=True, timeout_s=timeout_s)
                 else:
                     still.append(run)
@@ -347,9 +337,9 @@ def run_jobs(
                 time.sleep(max(0.0, min(POLL_S, nearest)))
     finally:
         for run in running:  # only when interrupted: leave nothing behind
-            _kill_group(run.proc)
+            _kill_group(run.test)
+            _kill_group(run.answer)
             shutil.rmtree(run.private, ignore_errors=True)
-            shutil.rmtree(run.workdir, ignore_errors=True)
     done = [r for r in results if r is not None]
     if len(done) != len(jobs):  # pragma: no cover - every job either finished or raised
         raise RuntimeError("a test run went missing")

@@ -1,0 +1,1 @@
+"""Sandboxes for answer code: the bubblewrap profile, the two runners and their wire format."""
