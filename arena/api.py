@@ -124,7 +124,9 @@ class MatchSerializer(serializers.ModelSerializer):
         return {"id": match.prompt_id, "text": match.prompt.text}
 
     def get_verdicts(self, match: Match) -> list[dict]:
-        return [{"judge_kind": v.judge_kind, "data": v.data} for v in match.verdicts.all()]
+        # Text from answer code (a failing test's message) only for those with a stake in it.
+        request = self.context.get("request")
+        return selectors.verdicts_for(match, getattr(request, "user", None))
 
     def get_timings(self, match: Match) -> dict:
         return match.timings()
@@ -219,7 +221,7 @@ class MatchDetail(APIView):
         match = selectors.match_detail(match_id=pk)
         if match is None or not spaces_visible_to(request.user).filter(pk=match.space_id).exists():
             return _error("no such match", status.HTTP_404_NOT_FOUND)
-        return Response(MatchSerializer(match).data)
+        return Response(MatchSerializer(match, context={"request": request}).data)
 
 
 class SpaceLeaderboard(APIView):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from arena.models import Entry, Match, Seat
+from judges.redaction import public_verdict_data
 from spaces.models import Space
 
 
@@ -22,6 +23,28 @@ def match_detail(*, match_id: int) -> Match | None:
         .filter(pk=match_id)
         .first()
     )
+
+
+def sees_answer_output(match: Match, user) -> bool:
+    """Whether ``user`` may read text that answer code produced in this match's verdicts (see
+    ``judges.redaction``): its participants, its space's creator and staff."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_staff or match.space.creator_id == user.pk:
+        return True
+    return any(seat.owner_id == user.pk for seat in match.seats.all())
+
+
+def verdicts_for(match: Match, user) -> list[dict]:
+    """The match's verdicts as ``user`` may see them."""
+    privileged = sees_answer_output(match, user)
+    return [
+        {
+            "judge_kind": v.judge_kind,
+            "data": v.data if privileged else public_verdict_data(v.data),
+        }
+        for v in match.verdicts.all()
+    ]
 
 
 def prompt_is_visible(match: Match) -> bool:

@@ -218,6 +218,10 @@ ARENA_INFERENCE_BACKEND = env_str("ARENA_INFERENCE_BACKEND", "local")
 ARENA_OPENAI_BASE_URL = env_url("ARENA_OPENAI_BASE_URL", ("http", "https"))
 ARENA_OPENAI_API_KEY = env_secret("ARENA_OPENAI_API_KEY")
 ARENA_ADAPTER_CACHE_SIZE = env_int("ARENA_ADAPTER_CACHE_SIZE", 16, minimum=1)
+# Answer code runs under bubblewrap (judges.sandbox): the binary, and optionally the python3
+# to run inside (default: the judge's own where the sandbox's user can reach it, else /usr's).
+ARENA_SANDBOX_BWRAP = env_str("ARENA_SANDBOX_BWRAP", "bwrap")
+ARENA_SANDBOX_PYTHON = env_str("ARENA_SANDBOX_PYTHON", "")
 
 # --- matches --------------------------------------------------------------------------------
 # A step's lease: a worker that holds a step longer is presumed dead and the reaper re-queues it.

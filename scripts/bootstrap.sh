@@ -18,6 +18,17 @@ if ! command -v chromium >/dev/null; then
   fi
 fi
 
+# Answer code (coding spaces) runs only under bubblewrap; without it the verifier refuses to run
+# code and such matches are refunded.
+if ! command -v bwrap >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing bubblewrap (Debian package) for the answer-code sandbox"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) >/dev/null
+  else
+    echo "note: bubblewrap is not installed; coding spaces cannot judge (apt-get install bubblewrap)"
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "==> creating $VENV"
   "$PYTHON" -m venv "$VENV"

@@ -17,21 +17,21 @@ def _match(request, pk: int):
     return match
 
 
-def _context(match) -> dict:
+def _context(request, match) -> dict:
     seats = list(match.seats.all())
     return {
         "match": match,
         "seats": seats,
         "ranked": sorted(seats, key=lambda s: (s.rank is None, s.rank or 0, s.index)),
-        "verdicts": list(match.verdicts.all()),
+        "verdicts": selectors.verdicts_for(match, request.user),
         "prompt_visible": selectors.prompt_is_visible(match),
         "timings": match.timings(),
     }
 
 
 def match_detail(request, pk: int):
-    return render(request, "arena/match_detail.html", _context(_match(request, pk)))
+    return render(request, "arena/match_detail.html", _context(request, _match(request, pk)))
 
 
 def match_fragment(request, pk: int):
-    return render(request, "arena/_match_body.html", _context(_match(request, pk)))
+    return render(request, "arena/_match_body.html", _context(request, _match(request, pk)))

@@ -16,9 +16,11 @@ Modes (config ``mode``):
 - ``tests``: the answer is Python code, checked by the prompt's tests (``Prompt.tests``, a list
   of snippets such as ``"assert add(2, 3) == 5"``) instead of a reference. The code is the
   answer's first fenced code block (tagged python, or not tagged), else the whole answer. Each
-  test runs in its own sandboxed process (``judges.kinds.code_tests``: what it guards against,
-  and what not, is written there) with a limit of ``timeout_s`` seconds (integer 1..10, default
-  2); a test passes when its process exits 0 after the test ran. Points: the number of tests
+  test runs in its own bubblewrap sandbox, apart from the answer's code, which runs in another
+  (``judges.kinds.code_tests`` says how, and what a test can and cannot do with the answer's
+  names), with a limit of ``timeout_s`` seconds (integer 1..10, default 2); a test passes when
+  its process ran it to the end without an exception. Where no sandbox can be made, nothing runs
+  and judging fails (``SandboxUnavailable``), so the match is refunded. Points: the number of tests
   passed, out of the number of tests, so the panel's normalised score is exactly the fraction
   passed (all pass beats half pass beats none). The prompt's tests reach the judge through
   ``run_panel(tests=...)`` (``JudgeContext.tests``).

@@ -1,0 +1,125 @@
+"""Matches of a space whose answers are code, judged by tests in the sandbox.
+
+Text that answer code produced (a failing test's exception message) is shown only to the match's
+participants, its space's creator and staff: never to others, in the API or the pages. Where no
+sandbox can be made, the code is not run and the match is refunded."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from agents.inference.scripted import use_script
+from arena import tasks
+from judges.sandbox import bwrap
+from tests.arena.conftest import balance
+from tests.arena.helpers import audit_ok, form_match
+from tests.conftest import SERVICE_SKIP
+
+LEAK = "leaked-by-answer-7c1d"
+
+pytestmark = pytest.mark.skipif(
+    bwrap.bwrap_path() is None, reason=f"{SERVICE_SKIP} bubblewrap (apt-get install bubblewrap)"
+)
+
+
+@pytest.fixture
+def code_space(carol):
+    from spaces.services import prompt_create, space_create, space_set_status
+
+    space = space_create(
+        creator=carol,
+        slug="py-leak",
+        title="Python add",
+        task_kind="verifiable",
+        judge_panel=[{"kind": "verifier", "mode": "tests", "timeout_s": 2}],
+        payout_shares=["0.7", "0.3"],
+        creator_rake_bps=0,
+        platform_rake_bps=0,
+        rules={"answer_format": "free", "max_new_tokens_cap": 64},
+        heldout_fraction="0",
+        fee_tiers=[("standard", 10)],
+    )
+    prompt_create(space=space, text="Write add(a, b).", tests=["assert add(1, 2) == 3"])
+    return space_set_status(space=space, status="open")
+
+
+@pytest.fixture
+def judged(players, code_space, agent_factory):
+    alice, bob, _ = players
+    match = form_match(
+        code_space, code_space.fee_tiers.get(name="standard"), [alice, bob], agent_factory
+    )
+
+    def code(request, index):
+        if index == 0:
+            return "```python\ndef add(a, b):\n    return a + b\n```"
+        # Made at run time, so only the exception's message holds it, not the answer's text
+        # (answers themselves are public).
+        head, tail = LEAK[:6], LEAK[6:]
+        return f"```python\ndef add(a, b):\n    raise ValueError({head!r} + {tail!r})\n```"
+
+    with use_script(code):
+        assert tasks.rollout_match(match.pk) and tasks.judge_match(match.pk)
+    return match
+
+
+def api_text(user, match) -> str:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    response = client.get(f"/api/v1/matches/{match.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def page_text(client, user, match) -> str:
+    if user is not None:
+        client.force_login(user)
+    response = client.get(f"/matches/{match.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_it_keeps_answer_output_from_outsiders(judged, mallory, client):
+    assert LEAK not in api_text(None, judged)
+    assert LEAK not in api_text(mallory, judged)
+    assert LEAK not in page_text(client, mallory, judged)
+    # ...who still see that the test failed and why in outline.
+    assert '"reason": "ValueError"' in api_text(mallory, judged).replace('":"', '": "')
+
+
+@pytest.mark.parametrize("who", ["bob", "alice", "carol", "staff"])
+def test_it_shows_answer_output_to_those_with_a_stake(judged, who, request, client):
+    user = request.getfixturevalue(who)
+    assert LEAK in api_text(user, judged)
+    assert LEAK in page_text(client, user, judged)
+
+
+def test_it_refunds_the_match_when_no_sandbox_can_be_made(players, code_space, agent_factory):
+    from django.test import override_settings
+
+    alice, bob, _ = players
+    before = balance(alice), balance(bob)
+    match = form_match(
+        code_space, code_space.fee_tiers.get(name="standard"), [alice, bob], agent_factory
+    )
+    marker = "/tmp/arena-code-ran-without-sandbox"
+    answer = f"```python\nopen({marker!r}, 'w').close()\ndef add(a, b):\n    return a + b\n```"
+    bwrap.forget()
+    try:
+        with (
+            override_settings(ARENA_SANDBOX_BWRAP="/nonexistent/bwrap"),
+            use_script(lambda request, index: answer),
+        ):
+            assert tasks.rollout_match(match.pk) and tasks.judge_match(match.pk)
+    finally:
+        bwrap.forget()
+    match.refresh_from_db()
+    assert match.status == "failed"
+    assert "bubblewrap" in match.failure_reason
+    assert (balance(alice), balance(bob)) == before
+    assert not os.path.exists(marker)
+    audit_ok()
