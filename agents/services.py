@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from agents import adapters
@@ -40,13 +40,29 @@ ADAPTER_SHAPE_FIELDS = ("lora_rank", "lora_alpha", "lora_dropout", "target_modul
 _SEED_BITS = 62
 
 
+OWNER_NAME = ("owner", "name")  # the fields of the model's one unique constraint
+
+
+def _name_taken_message(name: str) -> str:
+    return f"You already have an agent named “{name}”."
+
+
 def _full_clean(instance, *, exclude: list[str] | None = None) -> None:
     try:
         instance.full_clean(exclude=exclude)
     except ValidationError as exc:
-        raise AgentValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-        ) from exc
+        if not hasattr(exc, "error_dict"):
+            raise AgentValidationError({NON_FIELD_ERRORS: exc.messages}) from exc
+        errors: dict[str, list[str]] = {}
+        for field, field_errors in exc.error_dict.items():
+            for error in field_errors:
+                # The (owner, name) constraint names no field; it is the name the player chose.
+                check = tuple((error.params or {}).get("unique_check", ()))
+                if field == NON_FIELD_ERRORS and check == OWNER_NAME:
+                    errors.setdefault("name", []).append(_name_taken_message(instance.name))
+                else:
+                    errors.setdefault(field, []).extend(error.messages)
+        raise AgentValidationError(errors) from exc
 
 
 def _default_base_model() -> BaseModel:
@@ -70,6 +86,9 @@ def _save(agent: Agent) -> None:
             agent.save()
     except IntegrityError as exc:
         # full_clean checked everything a form can check; what is left is a race on the name.
+        taken = Agent.objects.filter(owner_id=agent.owner_id, name=agent.name)
+        if taken.exclude(pk=agent.pk).exists():
+            raise AgentValidationError({"name": [_name_taken_message(agent.name)]}) from exc
         raise AgentError(f"could not save the agent: {exc}") from exc
 
 

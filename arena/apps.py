@@ -8,9 +8,14 @@ class ArenaConfig(AppConfig):
     def ready(self) -> None:
         # The creator's space page in the admin shows entries, matches and revenue from here
         # (spaces may not import arena, so arena registers itself).
-        from arena.selectors import space_activity
+        from arena.selectors import space_activity, space_in_play
         from arena.services.entries import entries_return_on_close
-        from spaces.hooks import register_on_space_closed, register_space_summary
+        from spaces.hooks import (
+            register_on_space_closed,
+            register_space_in_play,
+            register_space_summary,
+        )
 
         register_space_summary(space_activity)
         register_on_space_closed(entries_return_on_close)
+        register_space_in_play(space_in_play)

@@ -101,6 +101,19 @@ def leaderboard(*, space: Space, limit: int = 50) -> list[dict]:
     return rows[:limit]
 
 
+def space_in_play(space: Space) -> list[str]:
+    """What players entered under the space's current economics and is not finished yet
+    (registered with spaces.hooks: while there is any, its creator cannot change them)."""
+    waiting = Entry.objects.filter(space=space, status=Entry.Status.QUEUED).count()
+    running = Match.objects.filter(space=space).exclude(status__in=Match.FINAL).count()
+    lines = []
+    if waiting:
+        lines.append(f"{waiting} {'entry' if waiting == 1 else 'entries'} waiting")
+    if running:
+        lines.append(f"{running} {'match' if running == 1 else 'matches'} in progress")
+    return lines
+
+
 def space_activity(space: Space) -> list[tuple[str, str]]:
     """Lines for the creator's admin page of a space (registered with spaces.hooks)."""
     from ledger import services as ledger

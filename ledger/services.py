@@ -6,10 +6,12 @@ runs on a locked, current balance. SQLite has no row locks; there the write tran
 the lock (settings use BEGIN IMMEDIATE). The database's CHECK constraint on balances is the last
 line: a bug here would fail the transaction, never overdraw an account.
 
-Idempotency: the key is looked up first (a retry then costs one read and takes no lock); a
-concurrent caller with the same key may commit between that look and our insert, and then the
-unique index refuses our insert: the transfer's own atomic block (a savepoint when nested) rolls
-back and the winner's transfer is read back and compared.
+Idempotency: the key is looked up first (a retry then costs one read and takes no lock), and
+again once the accounts are locked: a concurrent caller with the same key may have committed
+while we waited for its locks, and its transfer is then the answer (not InsufficientFunds for the
+credits it moved). A same-key caller on other accounts shares no lock and may commit between that
+second look and our insert; then the unique index refuses our insert: the transfer's own atomic
+block (a savepoint when nested) rolls back and the winner's transfer is read back and compared.
 """
 
 from __future__ import annotations
@@ -196,8 +198,8 @@ def transfer(
                 fingerprint=fingerprint,
             )
     except IntegrityError:
-        # Another caller inserted the same key after our first look (it held the locks we
-        # waited for, or moved between other accounts): the unique index refused ours.
+        # Another caller inserted the same key after our look under the locks: it shared none
+        # of our locks, so its content differs (a conflict, below). A backstop, seldom reached.
         if (done := _replay(key, fingerprint)) is not None:
             return done
         raise
@@ -216,6 +218,11 @@ def _transfer_once(
     if (done := _replay(key, fingerprint)) is not None:
         return done  # a retry: one read, no lock
     accounts = _lock([debit.pk, credit.pk])
+    # Look again now that we hold the locks: a same-key caller may have committed while we
+    # waited for them, and its transfer is ours too (checking funds first would refuse it, as
+    # the credits it moved are gone). Under READ COMMITTED this new statement sees that commit.
+    if (done := _replay(key, fingerprint)) is not None:
+        return done
     source = accounts[debit.pk]
     if not source.is_source and source.balance < amount:
         raise InsufficientFunds(f"{source} holds {source.balance} credits, {amount} are needed")

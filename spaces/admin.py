@@ -15,12 +15,21 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from spaces.errors import PromptBankError, SpaceError
-from spaces.forms import PromptAdminForm, PromptBankUploadForm
+from spaces.forms import (
+    FeeTierInlineFormSet,
+    PromptAdminForm,
+    PromptBankUploadForm,
+    SpaceAdminForm,
+)
 from spaces.hooks import space_summary
 from spaces.models import FeeTier, Prompt, Space
 from spaces.selectors import prompt_counts, spaces_managed_by, user_sees_all_spaces
 from spaces.services import (
     EDITABLE_FIELDS,
+    STAFF_ONLY_FIELDS,
+    fee_tier_create,
+    fee_tier_delete,
+    fee_tier_update,
     prompt_bank_import,
     space_create,
     space_set_status,
@@ -34,8 +43,14 @@ def _manages(request: HttpRequest, space: Space | None) -> bool:
 
 class FeeTierInline(admin.TabularInline):
     model = FeeTier
+    formset = FeeTierInlineFormSet
     extra = 1
     fields = ("name", "fee")
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.actor = request.user  # a class made for this request
+        return formset
 
 
 @admin.register(Space)
@@ -43,6 +58,7 @@ class SpaceAdmin(admin.ModelAdmin):
     list_display = ("slug", "title", "status", "task_kind", "agents_per_match", "creator")
     list_filter = ("status", "task_kind")
     search_fields = ("slug", "title")
+    form = SpaceAdminForm
     inlines = [FeeTierInline]
     actions = ["open_spaces", "pause_spaces", "close_spaces"]
     fieldsets = [
@@ -51,6 +67,9 @@ class SpaceAdmin(admin.ModelAdmin):
         (
             "Matches and money",
             {
+                "description": "Fee tiers, payout shares, rakes and subsidy change only while "
+                "the space is a draft or paused with no entry waiting and no match in progress: "
+                "players entered under the ones it shows. Platform staff set the platform rake.",
                 "fields": (
                     "agents_per_match",
                     "payout_shares",
@@ -90,7 +109,14 @@ class SpaceAdmin(admin.ModelAdmin):
             fields += ["slug", "creator"]  # the slug names URLs and channel groups
         elif not user_sees_all_spaces(request.user):
             fields.append("creator")  # a creator's new space is theirs
+        if not user_sees_all_spaces(request.user):
+            fields += STAFF_ONLY_FIELDS  # the platform's cut; the service refuses it too
         return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.actor = request.user  # a class made for this request
+        return form
 
     def get_changeform_initial_data(self, request):
         return {"creator": request.user.pk, **super().get_changeform_initial_data(request)}
@@ -105,14 +131,31 @@ class SpaceAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
         if change:
-            space_update(space=obj, **fields)
+            space_update(space=obj, actor=request.user, **fields)
             return
         creator = obj.creator if user_sees_all_spaces(request.user) and obj.creator_id else None
-        saved = space_create(creator=creator or request.user, slug=obj.slug, **fields)
+        saved = space_create(
+            creator=creator or request.user, slug=obj.slug, actor=request.user, **fields
+        )
         # The inlines are saved against the form's instance: make it the row just created.
         obj.pk, obj.creator, obj.status = saved.pk, saved.creator, saved.status
         obj.created, obj.updated = saved.created, saved.updated
         obj._state.adding = False
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not FeeTier:
+            return super().save_formset(request, form, formset, change)
+        # Fee tiers are economics: through the services, which check who may change them now.
+        formset.save(commit=False)  # fills new_objects, changed_objects, deleted_objects
+        for tier in formset.deleted_objects:
+            fee_tier_delete(tier=tier, actor=request.user)
+        for tier, _ in formset.changed_objects:
+            fee_tier_update(tier=tier, name=tier.name, fee=tier.fee, actor=request.user)
+        for tier in formset.new_objects:
+            tier.pk = fee_tier_create(
+                space=form.instance, name=tier.name, fee=tier.fee, actor=request.user
+            ).pk
+        return None
 
     def _set_status(self, request, queryset, status: str) -> None:
         for space in queryset:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 
 from spaces.models import FeeTier, Space
@@ -64,6 +66,15 @@ class SpaceDetailSerializer(SpaceListSerializer):
         return PromptCountsSerializer(prompt_counts(space)).data
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "status", enum=Space.Status.values, description="only spaces in this status"
+            )
+        ]
+    )
+)
 class SpaceList(generics.ListAPIView):
     """Spaces this user can see: every space past draft, plus their own drafts.
     Filter with ``?status=open``."""
@@ -74,7 +85,12 @@ class SpaceList(generics.ListAPIView):
     def get_queryset(self):
         qs = spaces_visible_to(self.request.user).order_by("slug")
         status = self.request.query_params.get("status")
-        return qs.filter(status=status) if status else qs
+        if status is None:
+            return qs
+        if status not in Space.Status.values:
+            # A typo would otherwise read as "no spaces".
+            raise ValidationError({"status": [f"must be one of {', '.join(Space.Status.values)}"]})
+        return qs.filter(status=status)
 
 
 class SpaceDetail(generics.RetrieveAPIView):

@@ -18,13 +18,21 @@ class SpaceError(ValueError):
 @dataclass(frozen=True)
 class RowError:
     """One problem in an uploaded prompt bank: ``row`` is the 1-based line of the file (a CSV's
-    header is row 1, so its first prompt is row 2), 0 for the file as a whole."""
+    header is row 1, so its first prompt is row 2), 0 for the file as a whole; ``column`` the
+    1-based CSV column when the problem is in one (a broken quote, a missing value), else 0."""
 
     row: int
     message: str
+    column: int = 0
+
+    @property
+    def where(self) -> str:
+        if not self.row:
+            return "file"
+        return f"row {self.row}, column {self.column}" if self.column else f"row {self.row}"
 
     def __str__(self) -> str:
-        return f"row {self.row}: {self.message}" if self.row else self.message
+        return f"{self.where}: {self.message}" if self.row else self.message
 
 
 class PromptBankError(SpaceError):

@@ -7,7 +7,9 @@ from decimal import Decimal
 from django import forms
 
 from spaces import prompt_bank
+from spaces.errors import SpaceError
 from spaces.models import MAX_HELDOUT_FRACTION, Prompt
+from spaces.services import space_check_economics
 
 
 class PromptBankUploadForm(forms.Form):
@@ -56,3 +58,41 @@ class PromptAdminForm(forms.ModelForm):
             if space is not None and text:
                 cleaned["split"] = prompt_bank.assign_split(text, space.heldout_fraction)
         return cleaned
+
+
+class SpaceAdminForm(forms.ModelForm):
+    """The space change form: the services' refusal of economics changes (platform rake by a
+    creator, any economics while players are in the space) shows on the fields, before anything
+    is saved. The admin sets ``actor`` to the requesting user."""
+
+    actor = None  # the model and fields come from the admin (its fieldsets)
+
+    def _post_clean(self):
+        # After the model's own validation: the instance then holds the normalized values that
+        # the service compares with the stored row.
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            space_check_economics(space=self.instance, actor=self.actor)
+        except SpaceError as exc:
+            for field, messages in exc.field_errors.items():
+                self.add_error(field if field in self.fields else None, messages)
+
+
+class FeeTierInlineFormSet(forms.BaseInlineFormSet):
+    """Fee tiers are economics too: refused whole while players are in the space."""
+
+    actor = None
+
+    def clean(self):
+        super().clean()
+        if self.instance.pk is None or not self.has_changed():  # a ticked delete is a change
+            return
+        try:
+            space_check_economics(space=self.instance, actor=self.actor, fee_tiers_changed=True)
+        except SpaceError as exc:
+            if "fee_tiers" in exc.field_errors:
+                raise forms.ValidationError(
+                    [f"Fee tiers: {m}" for m in exc.field_errors["fee_tiers"]]
+                ) from None

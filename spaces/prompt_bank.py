@@ -8,7 +8,10 @@ JSONL: one object per line, ``{"prompt": "...", "reference": "...", "split": "tr
 skipped). CSV: a header row naming ``prompt`` and optionally ``reference``, ``split`` and
 ``tests``; a ``tests`` cell holds a JSON array of strings (``["assert f(1) == 2"]``) or nothing.
 Tests are checked by ``spaces.validation.normalize_tests``. Row numbers are the file's line
-numbers for JSONL and the spreadsheet row for CSV (the header is row 1).
+numbers for JSONL and the spreadsheet row for CSV (the header is row 1). CSV is read strictly: a
+quote that never closes, or text after a closing quote, refuses the file whole at the row and
+column where the broken value opens (read leniently, such a quote merges the rows that follow
+into one prompt, with another row's reference answer).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import PurePath
@@ -35,6 +39,7 @@ COLUMNS = ("prompt", "reference", "split", "tests")
 SPLITS = ("train", "heldout")
 SPLIT_CHOICES = [("train", "train"), ("heldout", "held-out")]
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+NEWLINE = re.compile(r"\r\n|\r|\n")  # the line ends that csv and StringIO(newline="") split on
 
 
 @dataclass(frozen=True)
@@ -173,14 +178,81 @@ def _parse_jsonl(text: str) -> tuple[list[BankRow], list[RowError]]:
     return rows, errors
 
 
+def _locate_csv_problem(record: str, first_line: int) -> tuple[int, int, str] | None:
+    """Where the CSV record at the start of ``record`` (the file's text from the record's first
+    line, ``first_line``, on) breaks, as (line of the file, column, problem), or None when it does
+    not. Only quotes break a record: a quoted value must close, and only a comma or the row's end
+    may follow its closing quote."""
+    column, i, line = 1, 0, first_line
+    at_value_start = True
+    while i < len(record):
+        char = record[i]
+        if at_value_start and char == '"':
+            opened_col, opened_line = column, line
+            i += 1
+            while True:
+                close = record.find('"', i)
+                if close == -1:
+                    return (
+                        opened_line,
+                        opened_col,
+                        'this value opens a quote (") that is never closed, so the rest of '
+                        'the file would be read into it; close the quote, or double it ("") '
+                        "inside a quoted value",
+                    )
+                line += len(NEWLINE.findall(record, i, close))
+                if record.startswith('""', close):  # an escaped quote inside the value
+                    i = close + 2
+                    continue
+                after = record[close + 1 : close + 2]
+                if after in ("", ",", "\n", "\r"):
+                    i = close + 1
+                    break
+                where = "" if line == opened_line else f" on line {line} of the file"
+                return (
+                    opened_line,
+                    opened_col,
+                    f'the quote (") that opens this value closes{where} and is followed by '
+                    f"{after!r} instead of a comma or the end of the row: a quote is missing "
+                    "or not doubled, which would merge rows",
+                )
+            at_value_start = False
+            continue
+        if char == ",":
+            column += 1
+            at_value_start = True
+        elif char in "\r\n":
+            return None  # the record ended well
+        else:
+            at_value_start = False
+        i += 1
+    return None
+
+
+def _csv_error(text_lines: list[str], first_line: int, row: int, exc: csv.Error) -> RowError:
+    """The refusal of a record that the strict reader could not read, at its row and column."""
+    found = _locate_csv_problem("".join(text_lines[first_line - 1 :]), first_line)
+    if found is None:
+        return RowError(row, f"unreadable CSV: {exc}")
+    line, column, problem = found
+    # Rows count records; a quoted value holding line breaks makes them differ from lines.
+    at_line = f" (the value starts on line {line} of the file)" if line != row else ""
+    return RowError(row, f"{problem}{at_line}", column=column)
+
+
 def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
     rows: list[BankRow] = []
     errors: list[RowError] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # The reader's idea of lines, for locating a problem: StringIO(newline="") splits on \n, \r
+    # and \r\n exactly as the reader's own source does (str.splitlines splits on more).
+    text_lines = io.StringIO(text, newline="").readlines()
+    # strict: a quote that never closes, or text after a closing quote, is an error instead of
+    # being read on (the lenient reader merged the following rows into one value).
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
     except csv.Error as exc:
-        return [], [RowError(1, f"unreadable CSV header: {exc}")]
+        return [], [_csv_error(text_lines, 1, 1, exc)]
     if header is None:
         return [], []
     header = [h.strip().lower() for h in header]
@@ -195,23 +267,25 @@ def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
         ]
     number = 1
     while len(errors) < MAX_ERRORS:
+        first_line = reader.line_num + 1
         try:
             values = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append(RowError(number + 1, f"unreadable CSV: {exc}"))
+            # Past a broken quote nothing in the file can be trusted: stop here.
+            errors.append(_csv_error(text_lines, first_line, number + 1, exc))
             break
         number += 1
         if not any(v.strip() for v in values):
             continue
         if len(values) != len(header):
-            errors.append(RowError(number, f"{len(values)} columns; the header has {len(header)}"))
+            errors.append(_column_count_error(number, values, header))
             continue
         record = dict(zip(header, values, strict=True))
         tests, problem = _tests_cell(record.get("tests", ""))
         if problem:
-            errors.append(RowError(number, problem))
+            errors.append(RowError(number, problem, column=header.index("tests") + 1))
         row = clean_row(
             number,
             record["prompt"],
@@ -223,3 +297,19 @@ def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
         if row and not problem:
             rows.append(row)
     return rows, errors
+
+
+def _column_count_error(row: int, values: list[str], header: list[str]) -> RowError:
+    if len(values) > len(header):
+        column = len(header) + 1
+        problem = (
+            f"{len(values)} values but the header has {len(header)} columns; a value with a "
+            'comma must be quoted ("a, b")'
+        )
+    else:
+        column = len(values) + 1
+        problem = (
+            f"{len(values)} values but the header has {len(header)} columns: "
+            f"{header[len(values)]} is missing"
+        )
+    return RowError(row, problem, column=column)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.text import capfirst
 from django.views.decorators.http import require_http_methods, require_POST
 
 from agents.errors import AgentError, AgentValidationError
@@ -23,12 +25,19 @@ def _own_agent(request, pk: int):
 
 
 def _form_errors(form, exc: AgentError) -> None:
-    if isinstance(exc, AgentValidationError):
-        for field, errors in exc.errors.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, error)
-    else:
+    """A service's refusal as form errors, once each: on the field when the form has it, else
+    for the form as a whole, naming the field in words (never "__all__" or "name:")."""
+    if not isinstance(exc, AgentValidationError):
         form.add_error(None, str(exc))
+        return
+    for field, errors in exc.errors.items():
+        for error in errors:
+            if field in form.fields:
+                form.add_error(field, error)
+            elif field == NON_FIELD_ERRORS:
+                form.add_error(None, error)
+            else:
+                form.add_error(None, f"{capfirst(field.replace('_', ' '))}: {error}")
 
 
 @login_required
@@ -53,9 +62,7 @@ def agent_new(request):
     return render(request, "arena/agent_form.html", {"form": form, "title": "New agent"})
 
 
-@login_required
-def agent_detail(request, pk: int):
-    agent = _own_agent(request, pk)
+def _render_detail(request, agent, fork_form: ForkForm):
     seats = (
         Seat.objects.filter(agent=agent)
         .select_related("match", "match__space")
@@ -68,9 +75,15 @@ def agent_detail(request, pk: int):
             "agent": agent,
             "versions": adapter_versions(agent=agent),
             "seats": seats,
-            "fork_form": ForkForm(initial={"name": f"{agent.name}-fork"}),
+            "fork_form": fork_form,
         },
     )
+
+
+@login_required
+def agent_detail(request, pk: int):
+    agent = _own_agent(request, pk)
+    return _render_detail(request, agent, ForkForm(initial={"name": f"{agent.name}-fork"}))
 
 
 @login_required
@@ -101,13 +114,13 @@ def agent_edit(request, pk: int):
 def agent_fork_view(request, pk: int):
     agent = _own_agent(request, pk)
     form = ForkForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "A fork needs a name.")
-        return redirect("arena:agent", pk=agent.pk)
-    try:
-        fork = agent_fork(agent=agent, owner=request.user, name=form.cleaned_data["name"])
-    except AgentError as exc:
-        messages.error(request, str(exc))
-        return redirect("arena:agent", pk=agent.pk)
-    messages.success(request, f"Forked {agent.name} as {fork.name}.")
-    return redirect("arena:agent", pk=fork.pk)
+    if form.is_valid():
+        try:
+            fork = agent_fork(agent=agent, owner=request.user, name=form.cleaned_data["name"])
+        except AgentError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Forked {agent.name} as {fork.name}.")
+            return redirect("arena:agent", pk=fork.pk)
+    # The agent's page again, its fork form showing what was typed and what is wrong with it.
+    return _render_detail(request, agent, form)

@@ -1,0 +1,61 @@
+"""One racer of the same-key test (its own OS process, its own database connection).
+
+For each round it sends one transfer whose debit account holds exactly enough for ONE of them,
+under that round's key, the same content as every other racer, and writes what it got back.
+
+    python -m tests.ledger.race_same_key_worker --debits 3,4,5 --credit 6 --amount 100 \
+        --out results.jsonl --ready ready.flag --go go.flag
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--debits", required=True)  # one debit account id per round
+    parser.add_argument("--credit", type=int, required=True)
+    parser.add_argument("--amount", type=int, required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--ready", required=True)
+    parser.add_argument("--go", required=True)
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    import django
+
+    django.setup()
+    from ledger import services as ledger
+    from ledger.models import Account
+
+    debit_ids = [int(d) for d in args.debits.split(",")]
+    accounts = Account.objects.in_bulk([*debit_ids, args.credit])
+    open(args.ready, "w").close()
+    while not os.path.exists(args.go):
+        time.sleep(0.005)
+
+    with open(args.out, "w") as out:
+        for round_no, debit_id in enumerate(debit_ids):
+            key = f"race:{round_no}"
+            row = {"key": key}
+            try:
+                made = ledger.transfer(
+                    # Fresh objects each call: transfer updates the caller's balances in place.
+                    debit=Account.objects.get(pk=accounts[debit_id].pk),
+                    credit=Account.objects.get(pk=args.credit),
+                    amount=args.amount,
+                    key=key,
+                    kind="gift",
+                )
+                row["transfer"] = made.pk
+            except Exception as exc:  # noqa: BLE001 - every outcome is reported to the test
+                row["error"] = f"{type(exc).__name__}: {exc}"
+            out.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
