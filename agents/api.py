@@ -23,7 +23,10 @@ class BaseModelSerializer(serializers.ModelSerializer):
 
 
 class AdapterVersionSerializer(serializers.ModelSerializer):
-    parent_sha256 = serializers.CharField(source="parent.sha256", read_only=True, default=None)
+    # The first version of an adapter has no parent.
+    parent_sha256 = serializers.CharField(
+        source="parent.sha256", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = AdapterVersion
@@ -32,7 +35,7 @@ class AdapterVersionSerializer(serializers.ModelSerializer):
 
 class AgentSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
-    current_adapter = AdapterVersionSerializer(read_only=True)
+    current_adapter = AdapterVersionSerializer(read_only=True, allow_null=True)
     base_model = serializers.PrimaryKeyRelatedField(
         queryset=BaseModel.objects.all(), required=False
     )

@@ -4,7 +4,7 @@ leaderboards and recent matches. Thin: validate the body, call a service, serial
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from agents.models import Agent
 from arena import selectors
+from arena.api_support import ErrorSerializer
 from arena.models import Entry, Match, Seat
 from arena.services.entries import entry_create, entry_leave
 from arena.services.errors import ArenaError, NotAllowed
@@ -158,13 +159,21 @@ class LeaderboardRowSerializer(serializers.Serializer):
 
 class EntryListCreate(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_scope = "entry"  # POSTs only (ledger/throttling.py)
 
     @extend_schema(responses=EntrySerializer(many=True))
     def get(self, request):
         entries = selectors.entries_of(user=request.user)[:200]
         return Response(EntrySerializer(entries, many=True).data)
 
-    @extend_schema(request=EntryCreateSerializer, responses={201: EntrySerializer})
+    @extend_schema(
+        request=EntryCreateSerializer,
+        responses={
+            201: EntrySerializer,
+            200: OpenApiResponse(EntrySerializer, description="replay of an earlier request"),
+            404: OpenApiResponse(ErrorSerializer, description="no such agent of yours, or space"),
+        },
+    )
     def post(self, request):
         body = EntryCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)

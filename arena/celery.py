@@ -25,6 +25,7 @@ app.autodiscover_tasks()
 # Periodic work, run by exactly one `celery beat` (in the embedded mode: `worker --beat`).
 app.conf.beat_schedule = {
     "ledger-scan-deposits": {"task": "ledger.scan_deposits", "schedule": 60.0},
+    "ledger-sweep-siwe-nonces": {"task": "ledger.sweep_siwe_nonces", "schedule": 60.0},
     "arena-reap-stuck-matches": {"task": "arena.reap_stuck_matches", "schedule": 60.0},
     "arena-matchmake": {"task": "arena.matchmake", "schedule": 30.0},
     "arena-auto-enter": {"task": "arena.auto_enter_agents", "schedule": 60.0},

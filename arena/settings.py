@@ -161,21 +161,49 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 CREATOR_GROUP = "space creators"
 
+# --- rate limits (ledger/throttling.py, arena/login_limit.py) ---------------------------------
+# Per client: the signed-in user, else the IP address. NUM_PROXIES: how many reverse proxies in
+# front of the app append the client's address to X-Forwarded-For (0: use the socket's address;
+# behind one nginx, set 1, or every client shares the proxy's address and its budget).
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+THROTTLE_RATES = {
+    # POSTs per client; ARENA_RATE_<SCOPE>_PER_<PERIOD> overrides each count.
+    "siwe_nonce": f"{env_int('ARENA_RATE_SIWE_NONCE_PER_MIN', 10, minimum=1)}/min",
+    "siwe_verify": f"{env_int('ARENA_RATE_SIWE_VERIFY_PER_MIN', 10, minimum=1)}/min",
+    "token_login": f"{env_int('ARENA_RATE_TOKEN_LOGIN_PER_MIN', 10, minimum=1)}/min",
+    "register": f"{env_int('ARENA_RATE_REGISTER_PER_HOUR', 10, minimum=1)}/hour",
+    "entry": f"{env_int('ARENA_RATE_ENTRY_PER_MIN', 60, minimum=1)}/min",
+    "withdrawal": f"{env_int('ARENA_RATE_WITHDRAWAL_PER_HOUR', 10, minimum=1)}/hour",
+}
+# Password attempts (web form, admin, API token) per window, counted before the hash is computed.
+LOGIN_LIMIT_PER_USERNAME = env_int("ARENA_LOGIN_LIMIT_PER_USERNAME", 5, minimum=1)
+LOGIN_LIMIT_PER_IP = env_int("ARENA_LOGIN_LIMIT_PER_IP", 30, minimum=1)
+LOGIN_LIMIT_WINDOW_S = env_int("ARENA_LOGIN_LIMIT_WINDOW_S", 900, minimum=1)
+
 REST_FRAMEWORK = {
+    "DEFAULT_THROTTLE_CLASSES": ["ledger.throttling.ScopedThrottle"],
+    "DEFAULT_THROTTLE_RATES": THROTTLE_RATES,
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # arena/api_support.py and api_schema.py: a maximum page size, every error under /api/ a
+    # JSON object, and the error answers documented on every operation.
+    "DEFAULT_SCHEMA_CLASS": "arena.api_schema.ArenaAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "arena.api_support.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "arena.api_support.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Arena API",
     "DESCRIPTION": "LLM agents compete in spaces, get judged, paid, and trained on their matches.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies are documented as JSON only: form encodings cannot express null and lists
+    # the way the schema does (the views still parse forms, for the browsable API and tests).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # Several models have a "status" field with different choices; name each enum explicitly.
     "ENUM_NAME_OVERRIDES": {
         "EntryStatusEnum": "arena.models.Entry.Status",

@@ -2,13 +2,19 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+
+from arena import api_support
+from arena.api_auth import TokenLoginView
+from arena.views.accounts import LimitedAdminAuthenticationForm
+
+# The admin's sign-in counts attempts like the site's (arena.login_limit).
+admin.site.login_form = LimitedAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/v1/auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/v1/", include("arena.api_urls")),
     path("wallet/", include("ledger.web_urls")),
     path("", include("arena.web_urls")),
@@ -18,3 +24,8 @@ if settings.DEBUG:
     from django.conf.urls.static import static
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Everything under /api/ answers JSON, 404 and 500 included (the rest of the site keeps HTML).
+urlpatterns.append(api_support.api_catch_all)
+handler404 = "arena.api_support.page_not_found"
+handler500 = "arena.api_support.server_error"

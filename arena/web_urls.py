@@ -21,7 +21,7 @@ arena_patterns = [
 urlpatterns = [
     path("", home.home, name="home"),
     path("accounts/register/", accounts.register, name="register"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include((arena_patterns, "arena"))),
 ]

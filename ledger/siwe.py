@@ -45,15 +45,21 @@ class SiweResult:
 
 
 def siwe_nonce_issue() -> SiweNonce:
-    """A fresh nonce, valid once for SIWE_NONCE_TTL_SECONDS."""
+    """A fresh nonce, valid once for SIWE_NONCE_TTL_SECONDS (expired ones are swept by the
+    periodic ``ledger.sweep_siwe_nonces`` task, not here: issuing stays one INSERT)."""
     now = timezone.now()
-    # Expired nonces are useless; sweep old ones so the table stays small.
-    SiweNonce.objects.filter(expires__lt=now - timedelta(days=1)).delete()
     return SiweNonce.objects.create(
         # EIP-4361 wants at least 8 alphanumeric characters: 32 hex digits are 128 random bits.
         nonce=secrets.token_hex(16),
         expires=now + timedelta(seconds=settings.SIWE_NONCE_TTL_SECONDS),
     )
+
+
+def siwe_nonces_sweep() -> int:
+    """Delete expired nonces, used or not; how many. An expired nonce verifies nothing (and a
+    message naming a deleted one is refused as unknown), so keeping it only grows the table."""
+    deleted, _ = SiweNonce.objects.filter(expires__lte=timezone.now()).delete()
+    return deleted
 
 
 def expected_domain(request_host: str) -> str:
@@ -95,8 +101,17 @@ def siwe_verify(*, message: str, signature: str, domain: str) -> tuple[str, str]
         )
 
     now = timezone.now()
-    if _parse_time(parsed.issued_at, "Issued At") > now + CLOCK_SKEW:
+    issued_at = _parse_time(parsed.issued_at, "Issued At")
+    if issued_at > now + CLOCK_SKEW:
         raise SiweError("the message's Issued At is in the future")
+    # A message lives no longer than its nonce, whatever its own Expiration Time says (or when it
+    # has none): a signature made longer ago than that is refused, so an old one cannot be used.
+    lifetime = timedelta(seconds=settings.SIWE_NONCE_TTL_SECONDS)
+    if issued_at < now - lifetime - CLOCK_SKEW:
+        raise SiweError(
+            f"the message was issued more than {settings.SIWE_NONCE_TTL_SECONDS} seconds ago; "
+            "sign a new one"
+        )
     if parsed.expiration_time and _parse_time(parsed.expiration_time, "Expiration Time") <= now:
         raise SiweError("the message has expired; sign a new one")
     if parsed.not_before and _parse_time(parsed.not_before, "Not Before") > now + CLOCK_SKEW:

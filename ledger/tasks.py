@@ -6,6 +6,7 @@ from celery import shared_task
 
 from ledger.chain import deposits_scan, withdrawal_send
 from ledger.models import Withdrawal
+from ledger.siwe import siwe_nonces_sweep
 
 # How often the scan runs is the beat schedule's business (arena/celery.py); this many blocks
 # back covers the gap between two scans with room to spare.
@@ -34,3 +35,10 @@ def send_withdrawal(self, withdrawal_id: int) -> str:
         # Broadcast but not mined within the wait: look again later.
         raise self.retry(countdown=30)
     return withdrawal.status
+
+
+@shared_task(name="ledger.sweep_siwe_nonces")
+def sweep_siwe_nonces() -> int:
+    """Delete expired sign-in nonces (every minute, arena/celery.py): the table holds only live
+    ones, however many a client requests."""
+    return siwe_nonces_sweep()

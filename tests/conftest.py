@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+# Rate limits: raised for every test (autouse), as configured for tests of the limits.
+from tests.throttle_fixtures import production_rate_limits, relaxed_rate_limits  # noqa: F401
+
 SERVICE_SKIP = "needs service:"
 
 

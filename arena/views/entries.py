@@ -12,10 +12,12 @@ from arena.services.entries import entry_create, entry_leave
 from arena.services.errors import ArenaError
 from arena.views.forms import EnterForm
 from arena.views.spaces import _space
+from ledger.throttling import throttle_post
 
 
 @login_required
 @require_POST
+@throttle_post("entry")
 def enter(request, slug: str):
     space = _space(request, slug)
     form = EnterForm(request.POST, user=request.user, space=space)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import login
-from django.db import transaction
 from django.urls import path
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -19,7 +18,6 @@ from ledger import siwe
 from ledger.chain import deposit_claim, platform_address, withdrawal_request
 from ledger.errors import LedgerError
 from ledger.models import ChainDeposit, Wallet, Withdrawal
-from ledger.tasks import send_withdrawal
 
 ErrorSerializer = inline_serializer("ChainApiError", {"detail": serializers.CharField()})
 
@@ -140,22 +138,16 @@ class CsrfCheckedSessionScheme(SessionScheme):
 class SiweNonceView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    # POST only (each one inserts a row), throttled per IP (ledger/throttling.py).
+    throttle_scope = "siwe_nonce"
 
     @extend_schema(
         summary="Issue a single-use SIWE nonce",
         request=NonceInSerializer,
-        responses={201: NonceSerializer, 400: ErrorSerializer},
+        responses={201: NonceSerializer, 429: ErrorSerializer},
     )
     def post(self, request):
         return self._issue(request, request.data)
-
-    @extend_schema(
-        summary="Issue a single-use SIWE nonce",
-        parameters=[NonceInSerializer],
-        responses={201: NonceSerializer, 400: ErrorSerializer},
-    )
-    def get(self, request):
-        return self._issue(request, request.query_params)
 
     def _issue(self, request, params):
         body = NonceInSerializer(data=params)
@@ -175,11 +167,12 @@ class SiweNonceView(APIView):
 class SiweVerifyView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = [CsrfCheckedSession]
+    throttle_scope = "siwe_verify"
 
     @extend_schema(
         summary="Verify a signed SIWE message and sign in (or link the wallet)",
         request=SiweVerifyInSerializer,
-        responses={200: SiweVerifyOutSerializer, 400: ErrorSerializer},
+        responses={200: SiweVerifyOutSerializer},
     )
     def post(self, request):
         body = SiweVerifyInSerializer(data=request.data)
@@ -227,7 +220,7 @@ class DepositListView(APIView):
             "hash. It is credited once, after the configured confirmations."
         ),
         request=DepositClaimSerializer,
-        responses={201: DepositSerializer, 400: ErrorSerializer},
+        responses={201: DepositSerializer},
     )
     def post(self, request):
         body = DepositClaimSerializer(data=request.data)
@@ -240,6 +233,8 @@ class DepositListView(APIView):
 
 
 class WithdrawalListView(APIView):
+    throttle_scope = "withdrawal"  # POSTs only (ledger/throttling.py)
+
     @extend_schema(summary="Your withdrawals", responses={200: WithdrawalSerializer(many=True)})
     def get(self, request):
         withdrawals = Withdrawal.objects.filter(user=request.user)
@@ -255,29 +250,23 @@ class WithdrawalListView(APIView):
         responses={
             201: WithdrawalSerializer,
             200: OpenApiResponse(WithdrawalSerializer, description="replay of an earlier request"),
-            400: ErrorSerializer,
         },
     )
     def post(self, request):
         body = WithdrawalRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        before = Withdrawal.objects.filter(
-            user=request.user, idempotency_key=data["idempotency_key"].strip()
-        ).exists()
         try:
-            with transaction.atomic():
-                withdrawal = withdrawal_request(
-                    user=request.user,
-                    to_address=data["to_address"],
-                    credits=data["credits"],
-                    key=data["idempotency_key"],
-                )
-                if not before:
-                    transaction.on_commit(lambda: send_withdrawal.delay(withdrawal.pk))
+            # The service enqueues the send itself, only for the request that created the row.
+            withdrawal, created = withdrawal_request(
+                user=request.user,
+                to_address=data["to_address"],
+                credits=data["credits"],
+                key=data["idempotency_key"],
+            )
         except LedgerError as exc:
             return _error(exc)
-        code = status.HTTP_200_OK if before else status.HTTP_201_CREATED
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(WithdrawalSerializer(withdrawal).data, status=code)
 
 
@@ -295,7 +284,8 @@ class PlatformView(APIView):
                     "confirmations": serializers.IntegerField(),
                     "credits_per_ether": serializers.IntegerField(),
                 },
-            )
+            ),
+            503: OpenApiResponse(ErrorSerializer, description="no platform wallet configured"),
         },
     )
     def get(self, request):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import NamedTuple
 
 import redis
 from django.conf import settings
@@ -64,11 +65,19 @@ def _validate_address(address: str) -> str:
     return to_checksum_address(address)
 
 
-def withdrawal_request(*, user, to_address: str, credits: int, key: str) -> Withdrawal:
-    """Debit ``credits`` from the user into pending withdrawals and record the withdrawal.
+class WithdrawalRequested(NamedTuple):
+    withdrawal: Withdrawal
+    created: bool  # False: a replay of an earlier request with the same key
 
-    Idempotent per (user, key): the same request again returns the first withdrawal; the same key
-    with a different request raises IdempotencyConflict. The caller enqueues the send on commit.
+
+def withdrawal_request(*, user, to_address: str, credits: int, key: str) -> WithdrawalRequested:
+    """Debit ``credits`` from the user into pending withdrawals and record the withdrawal; the
+    send task is enqueued once the debit commits.
+
+    Idempotent per (user, key): the same request again returns the first withdrawal with
+    ``created=False`` and enqueues nothing; the same key with a different request raises
+    IdempotencyConflict. Only the request that inserted the row enqueues the send, so requests
+    racing with one key queue it once (the unique (user, key) constraint picks that request).
     """
     to_address = _validate_address(to_address)
     if isinstance(credits, bool) or not isinstance(credits, int) or credits <= 0:
@@ -83,6 +92,9 @@ def withdrawal_request(*, user, to_address: str, credits: int, key: str) -> With
     existing = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
     if existing is not None:
         return _same_or_conflict(existing, to_address=to_address, credits=credits)
+    # Imported here: ledger.tasks imports this module.
+    from ledger.tasks import send_withdrawal
+
     try:
         with transaction.atomic():
             withdrawal = Withdrawal.objects.create(
@@ -91,18 +103,24 @@ def withdrawal_request(*, user, to_address: str, credits: int, key: str) -> With
             ledger_services.withdraw_debit(
                 user=user, amount=credits, key=_ledger_key(withdrawal, "debit")
             )
+            # Registered inside the block: if it (or the caller's transaction) rolls back, the
+            # callback is dropped with it and nothing is sent.
+            withdrawal_id = withdrawal.pk
+            transaction.on_commit(lambda: send_withdrawal.delay(withdrawal_id))
     except IntegrityError:
-        # A concurrent request with the same key won the insert.
+        # A concurrent request with the same key won the insert (and queued the send).
         existing = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
         if existing is None:
             raise
         return _same_or_conflict(existing, to_address=to_address, credits=credits)
-    return withdrawal
+    return WithdrawalRequested(withdrawal, created=True)
 
 
-def _same_or_conflict(existing: Withdrawal, *, to_address: str, credits: int) -> Withdrawal:
+def _same_or_conflict(
+    existing: Withdrawal, *, to_address: str, credits: int
+) -> WithdrawalRequested:
     if existing.to_address == to_address and existing.credits == credits:
-        return existing
+        return WithdrawalRequested(existing, created=False)
     raise IdempotencyConflict(
         f"idempotency key {existing.idempotency_key!r} was already used for a different "
         f"withdrawal ({existing.credits} credits to {existing.to_address})"

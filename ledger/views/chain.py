@@ -8,7 +8,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path
 
@@ -16,7 +15,7 @@ from ledger import services as ledger_services
 from ledger.chain import deposit_claim, platform_address, withdrawal_request
 from ledger.errors import LedgerError
 from ledger.models import ChainDeposit, Withdrawal
-from ledger.tasks import send_withdrawal
+from ledger.throttling import throttle_post
 
 
 class DepositForm(forms.Form):
@@ -58,25 +57,26 @@ def deposit(request):
 
 
 @login_required
+@throttle_post("withdrawal")
 def withdraw(request):
     if request.method == "POST":
         form = WithdrawForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
             try:
-                with transaction.atomic():
-                    made = withdrawal_request(
-                        user=request.user,
-                        to_address=data["to_address"],
-                        credits=data["credits"],
-                        key=data["idempotency_key"],
-                    )
-                    transaction.on_commit(lambda: send_withdrawal.delay(made.pk))
+                # The service enqueues the send itself, once, when this request created it.
+                made, created = withdrawal_request(
+                    user=request.user,
+                    to_address=data["to_address"],
+                    credits=data["credits"],
+                    key=data["idempotency_key"],
+                )
             except LedgerError as exc:
                 form.add_error(None, str(exc))
             else:
+                said = "requested" if created else "was already requested"
                 messages.success(
-                    request, f"Withdrawal of {made.credits} credits to {made.to_address} requested."
+                    request, f"Withdrawal of {made.credits} credits to {made.to_address} {said}."
                 )
                 return redirect("ledger:withdraw")
     else:

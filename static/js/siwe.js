@@ -64,9 +64,13 @@
 
       // The nonce endpoint also returns the address in EIP-55 checksum form, which the message
       // must use; wallets often report addresses in lower case.
-      const nonceUrl = new URL(button.dataset.nonceUrl, window.location.origin);
-      nonceUrl.searchParams.set("address", accounts[0]);
-      const issued = await readJson(await fetch(nonceUrl, { credentials: "same-origin" }));
+      // POST: each nonce is a new row on the server, which a GET must not make.
+      const issued = await readJson(await fetch(button.dataset.nonceUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ address: accounts[0] }),
+      }));
       if (issued.chain_id !== chainId) {
         throw new Error(`switch your wallet to chain ${issued.chain_id} (it is on ${chainId})`);
       }

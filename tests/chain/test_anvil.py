@@ -66,7 +66,7 @@ def test_it_deposits_and_withdraws_on_a_real_node(node, settings, alice):
 
     # Withdrawal: debited, sent by the platform key, sent once.
     to = Account.create().address
-    withdrawal = withdrawal_request(user=alice, to_address=to, credits=500, key="w1")
+    withdrawal, _ = withdrawal_request(user=alice, to_address=to, credits=500, key="w1")
     sent = withdrawal_send(withdrawal_id=withdrawal.pk)
     assert sent.status == Withdrawal.Status.SENT
     assert node.eth.get_balance(to) == ETHER // 2
@@ -81,7 +81,7 @@ def test_it_deposits_and_withdraws_on_a_real_node(node, settings, alice):
 def test_it_returns_credits_when_a_real_node_refuses_the_send(node, settings, alice):
     settings.CREDITS_PER_ETHER = 1  # anvil's accounts hold 10,000 ether: ask for more
     ledger_services.deposit_credit(user=alice, amount=50_000, key="test:seed")
-    withdrawal = withdrawal_request(
+    withdrawal, _ = withdrawal_request(
         user=alice, to_address=Account.create().address, credits=50_000, key="too-much"
     )
 
@@ -103,7 +103,7 @@ def test_it_sends_concurrent_withdrawals_with_distinct_nonces(node, settings, al
     ledger_services.deposit_credit(user=alice, amount=4_000, key="test:seed")
     targets = [Account.create().address for _ in range(4)]
     ids = [
-        withdrawal_request(user=alice, to_address=to, credits=100, key=f"w{i}").pk
+        withdrawal_request(user=alice, to_address=to, credits=100, key=f"w{i}").withdrawal.pk
         for i, to in enumerate(targets)
     ]
 
@@ -130,7 +130,7 @@ def test_it_sends_a_withdrawal_from_a_real_worker(node, settings, alice, monkeyp
     from tests.conftest import WorkerProcess
 
     ledger_services.deposit_credit(user=alice, amount=1_000, key="test:seed")
-    withdrawal = withdrawal_request(
+    withdrawal, _ = withdrawal_request(
         user=alice, to_address=Account.create().address, credits=250, key="via-worker"
     )
     for name, value in {

@@ -266,7 +266,7 @@ def test_it_refuses_a_verify_without_csrf_token(settings, key):
 
 def test_it_issues_distinct_expiring_nonces(client, settings):
     settings.SIWE_NONCE_TTL_SECONDS = 120
-    first, second = client.post(NONCE_URL).json(), client.get(NONCE_URL).json()
+    first, second = client.post(NONCE_URL).json(), client.post(NONCE_URL).json()
     assert first["nonce"] != second["nonce"] and len(first["nonce"]) >= 8
     assert first["chain_id"] == settings.ETH_CHAIN_ID and first["domain"] == DOMAIN
     expires = SiweNonce.objects.get(nonce=first["nonce"]).expires
@@ -274,14 +274,14 @@ def test_it_issues_distinct_expiring_nonces(client, settings):
 
 
 def test_it_returns_the_checksummed_address_for_the_message(client, key):
-    response = client.get(NONCE_URL, {"address": key.address.lower()})
+    response = client.post(NONCE_URL, {"address": key.address.lower()})
     assert response.status_code == 201
     assert response.json()["address"] == key.address
 
 
 def test_it_refuses_a_bad_address_for_a_nonce(client):
     before = SiweNonce.objects.count()
-    response = client.get(NONCE_URL, {"address": "0xnothex"})
+    response = client.post(NONCE_URL, {"address": "0xnothex"})
     assert response.status_code == 400
     assert "not an Ethereum address" in str(response.json())
     assert SiweNonce.objects.count() == before

@@ -44,7 +44,8 @@ def test_it_builds_a_message_the_server_accepts(client):
     # The wallet was asked to sign for the account it reported.
     assert seen["signer"] == key.address.lower()
     nonce_request, verify_request = seen["requests"]
-    assert "address=" + key.address.lower() in nonce_request["url"]
+    assert nonce_request["method"] == "POST"
+    assert json.loads(nonce_request["body"]) == {"address": key.address.lower()}
     assert verify_request["headers"]["X-CSRFToken"] == "token-from-cookie"
     assert json.loads(verify_request["body"])["message"] == seen["message"]
     assert seen["redirect"] == "/wallet/deposit/"

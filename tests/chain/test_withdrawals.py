@@ -24,7 +24,9 @@ def rich_alice(alice, settings):
 
 def test_it_debits_then_sends_the_ether(w3, rich_alice):
     to = Account.create().address
-    withdrawal = withdrawal_request(user=rich_alice, to_address=to.lower(), credits=1_500, key="k1")
+    withdrawal, _ = withdrawal_request(
+        user=rich_alice, to_address=to.lower(), credits=1_500, key="k1"
+    )
 
     assert withdrawal.status == Withdrawal.Status.REQUESTED
     assert withdrawal.to_address == to  # stored checksummed
@@ -44,7 +46,7 @@ def test_it_debits_then_sends_the_ether(w3, rich_alice):
 
 def test_it_sends_a_withdrawal_once(w3, rich_alice):
     to = Account.create().address
-    withdrawal = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
+    withdrawal, _ = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
     first = withdrawal_send(withdrawal_id=withdrawal.pk)
     platform_nonce = w3.eth.get_transaction_count(platform_address())
 
@@ -60,7 +62,7 @@ def test_it_sends_a_withdrawal_once(w3, rich_alice):
 def test_it_finishes_a_send_interrupted_before_the_broadcast(w3, rich_alice):
     # A worker that died after signing: the stored transaction is broadcast by the retry.
     to = Account.create().address
-    withdrawal = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
+    withdrawal, _ = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
     signed = _sign_once(withdrawal.pk)
     assert signed.status == Withdrawal.Status.SENDING and w3.eth.get_balance(to) == 0
 
@@ -71,7 +73,7 @@ def test_it_finishes_a_send_interrupted_before_the_broadcast(w3, rich_alice):
 def test_it_finishes_a_send_interrupted_after_the_broadcast(w3, rich_alice):
     # A worker that died after broadcasting: the retry finds the mined transaction, pays no more.
     to = Account.create().address
-    withdrawal = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
+    withdrawal, _ = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
     signed = _sign_once(withdrawal.pk)
     w3.eth.send_raw_transaction(bytes.fromhex(signed.raw_tx))
 
@@ -86,7 +88,7 @@ def test_it_returns_the_credits_when_the_send_fails(w3, settings, alice):
     # The platform holds 10,000 ether on the dev chain: a 20,000 ether withdrawal cannot be sent.
     settings.CREDITS_PER_ETHER = 1
     ledger_services.deposit_credit(user=alice, amount=20_000, key="test:seed-alice-big")
-    withdrawal = withdrawal_request(
+    withdrawal, _ = withdrawal_request(
         user=alice, to_address=Account.create().address, credits=20_000, key="big"
     )
     assert ledger_services.user_balance(alice) == 0
@@ -104,10 +106,13 @@ def test_it_returns_the_credits_when_the_send_fails(w3, settings, alice):
 
 def test_it_replays_a_request_with_the_same_key(w3, rich_alice):
     to = Account.create().address
-    first = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="same")
-    again = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="same")
+    first, created = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="same")
+    again, created_again = withdrawal_request(
+        user=rich_alice, to_address=to, credits=1_000, key="same"
+    )
 
     assert again.pk == first.pk
+    assert created and not created_again
     assert ledger_services.user_balance(rich_alice) == 4_000
     assert Withdrawal.objects.count() == 1
 
@@ -127,7 +132,7 @@ def test_it_scopes_keys_to_the_user(w3, rich_alice, bob):
     ledger_services.deposit_credit(user=bob, amount=100, key="test:seed-bob")
     to = Account.create().address
     withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="same")
-    bobs = withdrawal_request(user=bob, to_address=to, credits=50, key="same")
+    bobs, _ = withdrawal_request(user=bob, to_address=to, credits=50, key="same")
     assert bobs.user == bob and ledger_services.user_balance(bob) == 50
 
 
@@ -178,7 +183,7 @@ def test_it_signs_only_while_holding_the_platform_signer_lock(w3, rich_alice):
     from ledger.chain.withdrawals import signer_lock
 
     to = Account.create().address
-    withdrawal = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
+    withdrawal, _ = withdrawal_request(user=rich_alice, to_address=to, credits=1_000, key="k1")
     outcome = {}
 
     def send():
@@ -206,7 +211,7 @@ def test_it_leaves_the_withdrawal_untouched_when_the_signer_stays_busy(w3, rich_
     from ledger.chain import withdrawals
 
     monkeypatch.setattr(withdrawals, "SIGNER_LOCK_WAIT_S", 0.2)
-    withdrawal = withdrawal_request(
+    withdrawal, _ = withdrawal_request(
         user=rich_alice, to_address=Account.create().address, credits=1_000, key="k1"
     )
     held = withdrawals.signer_lock()
