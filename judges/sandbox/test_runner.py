@@ -22,8 +22,11 @@ if __name__ != "__main__":  # imported to be read or linted; in the sandbox wire
 MESSAGE_CHARS = 300
 
 
-class AnswerGone(Exception):
-    """The answer's process ended (or sent garbage) while the test was talking to it."""
+class AnswerGone(BaseException):
+    """The answer's process ended (or sent garbage) while the test was talking to it. Not an
+    ``Exception``: a test's ``except Exception`` (say, around a call that should raise) must not
+    take an answer that crashed for one that raised; and once it happened the test fails anyway
+    (``_Link.gone``)."""
 
 
 class AnswerError(Exception):
@@ -39,14 +42,21 @@ class _Link:
         self.replies = os.fdopen(reply_fd, "rb")
         self.raised = None  # the last exception the answer raised into the test
         self.raised_kind = ""  # its type's name in the answer's process
+        self.gone = None  # the AnswerGone, once the answer's process failed us
+
+    def fail(self, why):
+        self.gone = self.gone or AnswerGone(why)
+        raise self.gone
 
     def read(self):
+        if self.gone is not None:
+            raise self.gone
         try:
             message = wire_read(self.replies)
         except WireError as exc:
-            raise AnswerGone(f"the answer's process sent a malformed message: {exc}") from None
+            self.fail(f"the answer's process sent a malformed message: {exc}")
         if message is None:
-            raise AnswerGone("the answer's process ended")
+            self.fail("the answer's process ended")
         return message
 
     def ask(self, op, target, **fields):
@@ -58,13 +68,13 @@ class _Link:
             while data:
                 data = data[os.write(self.requests, data) :]
         except OSError:
-            raise AnswerGone("the answer's process ended") from None
+            self.fail("the answer's process ended")
         message = self.read()
         if "ok" in message:
             return self.decode(message["ok"])
         raised = message.get("raised")
         if type(raised) is not dict:
-            raise AnswerGone("the answer's process sent a malformed message")
+            self.fail("the answer's process sent a malformed message")
         name, text = str(raised.get("type", "Exception")), str(raised.get("message", ""))
         kind = getattr(builtins, name, None)
         if isinstance(kind, type) and issubclass(kind, Exception) and kind.__module__ == "builtins":
@@ -81,7 +91,7 @@ class _Link:
         try:
             return wire_decode(data, lambda number: Remote(self, number))
         except WireError as exc:
-            raise AnswerGone(f"the answer's process sent a malformed value: {exc}") from None
+            self.fail(f"the answer's process sent a malformed value: {exc}")
 
     def encode(self, value):
         def ref(obj):
@@ -196,15 +206,22 @@ def _main():
     solution = types.ModuleType("solution")
     solution.__dict__.update(names)
     sys.modules["solution"] = solution  # so a test may also say ``from solution import f``
-    namespace = {"__name__": "__test__", "__builtins__": builtins, **names}
+    # A name that would shadow a builtin stays the builtin in the test's namespace: an answer
+    # defining ``abs``, ``isinstance`` or ``sorted`` would otherwise rig the test's own checks.
+    # (A test that means the answer's ``sum`` says ``from solution import sum``.)
+    plain = {name: value for name, value in names.items() if name not in vars(builtins)}
+    namespace = {"__name__": "__test__", "__builtins__": builtins, **plain}
     try:
         exec(test, namespace)
-    except AnswerGone as exc:
-        finish(1, "answer", exc, "answer exited")
+    except AnswerGone:
+        pass  # reported below, whatever the test made of it
     except BaseException as exc:  # noqa: BLE001 - the test's own failure, or the answer's
-        if exc is link.raised:
-            finish(1, "answer", exc, link.raised_kind)
-        finish(1, "test", exc)
+        if link.gone is None:
+            if exc is link.raised:
+                finish(1, "answer", exc, link.raised_kind)
+            finish(1, "test", exc)
+    if link.gone is not None:  # even where the test caught it: a crash is not an answer
+        finish(1, "answer", link.gone, "answer exited")
     finish(0)
 
 
