@@ -19,6 +19,7 @@ if __name__ != "__main__":  # imported to be read or linted; in the sandbox wire
 
 MESSAGE_CHARS = 300
 ITER_ITEMS = 100_000  # a reference iterated by the test gives at most this many items
+EXPORT_CHARS = 64 * 1024  # a global bigger than this as plain data crosses as a reference
 
 
 def _describe(exc):
@@ -44,12 +45,18 @@ def _serve(namespace, requests, reply):
     def decode(data):
         return wire_decode(data, lookup)
 
-    exported = {
-        name: wire_encode(value, make_ref)
-        for name, value in namespace.items()
-        if not (name.startswith("__") and name.endswith("__"))
-        and type(value) is not type(sys)  # modules the answer imported: the test has its own
-    }
+    exported = {}
+    for name, value in namespace.items():
+        if name.startswith("__") and name.endswith("__"):
+            continue
+        if type(value) is type(sys):  # modules the answer imported: the test has its own
+            continue
+        encoded = wire_encode(value, make_ref)
+        if len(json.dumps(encoded)) > EXPORT_CHARS:
+            # A big table (precomputed primes, say) crosses as a reference: the greeting stays
+            # small, and a test that uses it still can (len, in, indexing, iteration).
+            encoded = {"$": "ref", "v": make_ref(value)}
+        exported[name] = encoded
     reply({"ready": exported})
     while True:
         request = wire_read(requests)

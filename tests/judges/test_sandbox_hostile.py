@@ -380,6 +380,14 @@ def test_it_caps_an_output_flood():
     assert len(result.stdout) <= CAPTURE_CHARS
 
 
+def test_a_big_global_table_is_still_usable():
+    code = (
+        "PRIMES = [p for p in range(2, 300_000) if all(p % d for d in range(2, int(p**0.5) + 1))]"
+    )
+    result = run_one(code, "assert len(PRIMES) == 25997 and 299993 in PRIMES and PRIMES[0] == 2")
+    assert result.passed, result
+
+
 def test_it_caps_a_huge_reply():
     code = "def big():\n    return 'x' * (64 * 1024 * 1024)\n"
     result = run_one(code, "big()", timeout_s=5)
