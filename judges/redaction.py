@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from judges.kinds.code_tests import known_reason
+
 # Keys of a test's result that hold text produced by answer code.
 ANSWER_TEXT_KEYS = frozenset({"message", "stdout", "stderr"})
 
@@ -23,12 +25,16 @@ def public_verdict_data(data: dict[str, Any]) -> dict[str, Any]:
     answers = []
     for answer in details["answers"]:
         if isinstance(answer, dict) and isinstance(answer.get("tests"), list):
-            tests = [
-                {k: v for k, v in t.items() if k not in ANSWER_TEXT_KEYS}
-                if isinstance(t, dict)
-                else t
-                for t in answer["tests"]
-            ]
+            tests = [_public_test(t) if isinstance(t, dict) else t for t in answer["tests"]]
             answer = {**answer, "tests": tests}
         answers.append(answer)
     return {**data, "details": {**details, "answers": answers}}
+
+
+def _public_test(result: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in result.items() if k not in ANSWER_TEXT_KEYS}
+    # The sandbox already keeps reasons to a fixed vocabulary; a verdict stored before it did
+    # may still name an answer's own exception class.
+    if "reason" in out and not known_reason(str(out["reason"])):
+        out["reason"] = "exception"
+    return out

@@ -34,6 +34,7 @@ Where bubblewrap is missing or cannot make its namespaces, nothing runs: ``run_j
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
 import os
@@ -124,8 +125,15 @@ class _Running:
 
 
 def _launch(command, program, args, *, stdin, stdout, stderr, fds, timeout_s):
+    options, python = command
     return subprocess.Popen(
-        [*command, "-I", "-S", "-X", "utf8", "-c", program, *map(str, args)],
+        [
+            *options,
+            "--",
+            python,
+            *("-I", "-S", "-X", "utf8", "-c", program),
+            *map(str, args),
+        ],
         env={},
         stdin=stdin,
         stdout=stdout,
@@ -137,7 +145,7 @@ def _launch(command, program, args, *, stdin, stdout, stderr, fds, timeout_s):
     )
 
 
-def _start(index: int, code: str, test: str, timeout_s: int, prefix: list[str]) -> _Running:
+def _start(index: int, code: str, test: str, timeout_s: int, prefix) -> _Running:
     private = tempfile.mkdtemp(prefix="arena-judge-")
     opened: list[int] = []
     answer = None
@@ -184,7 +192,9 @@ def _start(index: int, code: str, test: str, timeout_s: int, prefix: list[str]) 
     finally:
         for fd in opened:  # the children hold their own copies; the pipes close with them
             os.close(fd)
-    deadline = started + timeout_s + STARTUP_GRACE_S
+    # CPU time is limited to timeout_s by RLIMIT_CPU; the wall clock, which only catches code
+    # that sleeps or blocks, allows for a loaded machine sharing its cores.
+    deadline = started + 2 * timeout_s + STARTUP_GRACE_S
     return _Running(index, answer, test_proc, private, started, deadline)
 
 
@@ -245,41 +255,89 @@ def _limit_reason(sig: int | None, timeout_s: int) -> tuple[str, str] | None:
     return None
 
 
+def _sandbox_failed(run: _Running, who: str) -> SandboxUnavailable:
+    # Before a runner starts, its stderr is bubblewrap's own (no answer code has run).
+    said = _read(os.path.join(run.private, f"{who}.err"), 300).strip()
+    return SandboxUnavailable(
+        f"answer code is not run: a sandbox did not start ({said or 'no reason given'})"
+    )
+
+
+# Reasons a verdict may give, beyond the names of Python's built-in exceptions: the public sees
+# the reason (the message, which answer code writes, it does not), so it is never free text.
+REASONS = frozenset(
+    {"timeout", "output limit", "answer exited", "no result", "no code", "sandbox limit"}
+)
+_C0 = dict.fromkeys(range(32), " ")  # control characters (NUL breaks PostgreSQL's jsonb)
+
+
+def _clean(text: str, *, keep_lines: bool = False) -> str:
+    table = _C0 if not keep_lines else {k: v for k, v in _C0.items() if k not in (9, 10)}
+    return text.translate(table)
+
+
+def known_reason(reason: str) -> bool:
+    """Whether ``reason`` is one of the fixed words, a signal, or a built-in exception's name."""
+    if reason in REASONS or reason == "":
+        return True
+    if reason.startswith("killed by "):
+        return reason[len("killed by ") :] in {s.name for s in signal.Signals}
+    kind = getattr(builtins, reason, None)
+    return isinstance(kind, type) and issubclass(kind, BaseException)
+
+
+def _verdict(run: _Running, *, timed_out: bool, timeout_s: int) -> tuple[str, str, str]:
+    """(reason, where, message) of a finished pair; raises SandboxUnavailable where a sandbox
+    never started, since then nothing of the answer's was judged."""
+    rc = run.test.returncode
+    # The test's runner writes "started" first thing, then its verdict: no line at all means
+    # its sandbox never started. (The answer's runner likewise greets the test's before any
+    # answer code runs: "answer did not start" means the same for the answer's sandbox.)
+    lines = _read(os.path.join(run.private, "result"), 1000).split("\n")
+    started, record = lines[0] == "started", lines[1] if len(lines) > 1 else ""
+    fields = record.split("\t")
+    if timed_out:
+        return "timeout", "", f"still running after {timeout_s} s"
+    if not started:
+        raise _sandbox_failed(run, "test")
+    if rc == 0 and record == "ok":
+        return "", "", ""
+    if fields[0] == "fail" and len(fields) == 4:
+        _, where, reason, message = fields
+        if reason == "answer did not start":
+            raise _sandbox_failed(run, "answer")
+        if reason == "answer exited":
+            # Say why, where the answer's sandbox was stopped by one of its limits.
+            why = _limit_reason(_killed_by(run.answer.returncode), timeout_s)
+            if why is not None:
+                return why[0], where, why[1]
+        return reason or "exception", where, message
+    if (why := _limit_reason(_killed_by(rc), timeout_s)) is not None:
+        return why[0], "test", why[1]
+    return "no result", "", f"the test's process ended with status {rc} before a verdict"
+
+
 def _finish(run: _Running, *, timed_out: bool, timeout_s: int) -> TestRun:
     try:
-        rc = run.test.returncode
         duration_ms = int((time.monotonic() - run.started) * 1000)
-        record = _read(os.path.join(run.private, "result"), 1000).split("\n", 1)[0]
-        fields = record.split("\t")
-        where = message = ""
-        if timed_out:
-            reason = "timeout"
-            message = f"still running after {timeout_s} s"
-        elif rc == 0 and record == "ok":
-            reason = ""
-        elif fields[0] == "fail" and len(fields) == 4:
-            _, where, reason, message = fields
-            reason = reason or "Exception"
-            if reason == "answer exited":
-                # Say why, where the answer's sandbox was stopped by one of its limits.
-                why = _limit_reason(_killed_by(run.answer.returncode), timeout_s)
-                if why is not None:
-                    reason, message = why
-        elif (why := _limit_reason(_killed_by(rc), timeout_s)) is not None:
-            reason, message = why
-            where = "test"
-        else:
-            reason = "no result"
-            message = f"the test's process ended with status {rc} before it gave a verdict"
+        reason, where, message = _verdict(run, timed_out=timed_out, timeout_s=timeout_s)
+        reason, message = _clean(reason)[:100], _clean(message)
+        if not known_reason(reason):
+            # The answer's own exception class: its name is its text, so it goes private.
+            reason, message = "exception", f"{reason}: {message}"
         return TestRun(
             passed=not reason,
             reason=reason,
-            where=where,
+            where=where if where in ("answer", "test") else "",
             message=message[:MESSAGE_CHARS],
-            returncode=rc,
+            returncode=run.test.returncode,
             duration_ms=duration_ms,
-            stdout=_read(os.path.join(run.private, "answer.out"), CAPTURE_CHARS),
-            stderr=_read(os.path.join(run.private, "answer.err"), CAPTURE_CHARS),
+            stdout=_clean(
+                _read(os.path.join(run.private, "answer.out"), CAPTURE_CHARS), keep_lines=True
+            ),
+            stderr=_clean(
+                _read(os.path.join(run.private, "answer.err"), CAPTURE_CHARS), keep_lines=True
+            ),
         )
     finally:
         shutil.rmtree(run.private, ignore_errors=True)
@@ -307,8 +365,8 @@ def run_jobs(
         raise ValueError(f"timeout_s must be a whole number of seconds >= 1, not {timeout_s!r}")
     if not jobs:
         return []
-    prefix, interpreter = bwrap.sandbox_command()
-    prefix = [*prefix, interpreter.executable]
+    options, interpreter = bwrap.sandbox_command()
+    prefix = (options, interpreter.executable)
     if parallel is None:
         parallel = max(1, min(MAX_PARALLEL, os.cpu_count() or 1))
     results: list[TestRun | None] = [None] * len(jobs)

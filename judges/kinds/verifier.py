@@ -138,6 +138,22 @@ class VerifierJudge(Judge):
             details={"mode": self.config["mode"], "answers": checks},
         )
 
+    @staticmethod
+    def _refuse_unusable_tests(tests: list[str], checks: list[dict[str, Any]]) -> None:
+        """A test that asks the sandbox for what it cannot do (a callback, comparing the
+        answer's object with a plain value) for every answer that had code would rank the
+        answers on the creator's mistake: judging fails instead (the match is refunded), saying
+        which test to rewrite."""
+        with_code = [c for c in checks if c["tests"][0].get("reason") != "no code"]
+        for index, test in enumerate(tests):
+            if with_code and all(
+                c["tests"][index].get("reason") == "sandbox limit" for c in with_code
+            ):
+                raise JudgeRunError(
+                    f"test {index + 1} ({test[:80]!r}) asks for something the code sandbox "
+                    "cannot do for any answer (see docs/sandbox.md): rewrite it"
+                )
+
     # --- modes ---------------------------------------------------------------------------------
 
     def _exact(self, reference: str, answers: list[str]) -> list[dict[str, Any]]:
@@ -218,6 +234,7 @@ class VerifierJudge(Judge):
                     "tests": results,
                 }
             )
+        self._refuse_unusable_tests(tests, checks)
         return JudgeResult(
             points=points,
             max_points=float(len(tests)),

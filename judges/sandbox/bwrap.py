@@ -35,6 +35,7 @@ NOBODY = 65534
 WORKDIR = "/sandbox"
 WORKDIR_BYTES = 8 * 1024 * 1024  # the writable tmpfs: files the code writes count here
 PROBE_TIMEOUT_S = 20
+OPEN_FILES = 64  # RLIMIT_NOFILE of a sandboxed process
 
 
 class SandboxUnavailable(JudgeRunError):
@@ -70,8 +71,29 @@ def _system_dirs() -> list[str]:
     return args
 
 
+def _private_paths() -> list[Path]:
+    """What must never be seen from a sandbox: the project, its data, its secrets' files."""
+    paths = [settings.BASE_DIR, settings.VAR_DIR, settings.MEDIA_ROOT, settings.ARENA_MODEL_DIR]
+    paths += [v for k, v in os.environ.items() if k.endswith("_FILE") and v.startswith("/")]
+    return [Path(p).resolve() for p in paths if p]
+
+
+def _hide_private(bound: list[str]) -> list[str]:
+    """Cover the project's paths that lie inside a bound folder (a project in ``/usr/src/app``,
+    say): an empty read-only tmpfs over a folder, ``/dev/null`` over a file."""
+    args: list[str] = []
+    for path in _private_paths():
+        if not any(path.is_relative_to(b) for b in bound) or not path.exists():
+            continue
+        if path.is_dir():
+            args += ["--tmpfs", str(path), "--remount-ro", str(path)]
+        else:
+            args += ["--ro-bind", "/dev/null", str(path)]
+    return args
+
+
 def profile(interpreter: Interpreter, bwrap: str) -> list[str]:
-    """The bwrap command line up to (and including) ``--``."""
+    """The bwrap command line, options only (the caller adds its own, then ``--``)."""
     args = [
         bwrap,
         "--unshare-user",
@@ -96,17 +118,24 @@ def profile(interpreter: Interpreter, bwrap: str) -> list[str]:
         *_system_dirs(),
         "--proc",
         "/proc",
+        # A tmpfs with the usual devices; read-only, or /dev and /dev/shm would be an uncapped
+        # place to write (tmpfs memory is not in the address-space limit).
         "--dev",
         "/dev",
+        "--remount-ro",
+        "/dev",
     ]
+    bound = ["/usr"] + [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind"]
     if not Path(interpreter.prefix).is_relative_to("/usr"):
         args += ["--ro-bind", interpreter.prefix, interpreter.prefix]
+        bound.append(interpreter.prefix)
     for folder in interpreter.hidden:
-        args += ["--tmpfs", folder]
+        args += ["--tmpfs", folder, "--remount-ro", folder]
+    args += _hide_private(bound)
     args += ["--size", str(WORKDIR_BYTES), "--tmpfs", WORKDIR]
     # The root itself is a tmpfs with no size limit: read-only, so the capped working directory
     # is the only place the code can write.
-    args += ["--remount-ro", "/", "--chdir", WORKDIR, "--"]
+    args += ["--remount-ro", "/", "--chdir", WORKDIR]
     return args
 
 
@@ -161,7 +190,7 @@ def _probe(interpreter: Interpreter, bwrap: str) -> str:
     )
     try:
         run = subprocess.run(
-            [*profile(interpreter, bwrap), interpreter.executable, "-I", "-S", "-c", check],
+            [*profile(interpreter, bwrap), "--", interpreter.executable, "-I", "-S", "-c", check],
             capture_output=True,
             text=True,
             timeout=PROBE_TIMEOUT_S,
@@ -194,7 +223,7 @@ def _candidates() -> list[str]:
 
 
 def sandbox_command() -> tuple[list[str], Interpreter]:
-    """The bwrap prefix and the interpreter to run under it. Probes once per process (the
+    """The bwrap options and the interpreter to run under it. Probes once per process (the
     result is kept only when it works) and raises SandboxUnavailable saying why otherwise."""
     global _chosen
     with _lock:
@@ -243,4 +272,7 @@ def set_limits(timeout_s: int, memory_bytes: int, file_bytes: int) -> None:  # p
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Few open files: each memfd or pipe is memory outside the address-space limit (a memfd is
+    # still capped at RLIMIT_FSIZE), so the number of them caps that memory too.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, OPEN_FILES))
     drop_privileges()

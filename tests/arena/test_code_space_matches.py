@@ -27,10 +27,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def code_space(carol):
+    from spaces.economics import PLATFORM
     from spaces.services import prompt_create, space_create, space_set_status
 
     space = space_create(
         creator=carol,
+        actor=PLATFORM,
         slug="py-leak",
         title="Python add",
         task_kind="verifiable",
@@ -96,6 +98,28 @@ def test_it_shows_answer_output_to_those_with_a_stake(judged, who, request, clie
     user = request.getfixturevalue(who)
     assert LEAK in api_text(user, judged)
     assert LEAK in page_text(client, user, judged)
+
+
+def test_a_nul_in_the_answers_output_does_not_void_the_match(players, code_space, agent_factory):
+    """PostgreSQL's jsonb refuses NUL characters: a losing answer that raised one used to make
+    the verdict unstorable, so the match failed and was refunded."""
+    alice, bob, _ = players
+    match = form_match(
+        code_space, code_space.fee_tiers.get(name="standard"), [alice, bob], agent_factory
+    )
+
+    def code(request, index):
+        if index == 0:
+            return "```python\ndef add(a, b):\n    return a + b\n```"
+        return "```python\ndef add(a, b):\n    raise ValueError('a' + chr(0) + 'b')\n```"
+
+    with use_script(code):
+        assert tasks.rollout_match(match.pk) and tasks.judge_match(match.pk)
+        assert tasks.settle_match(match.pk)
+    match.refresh_from_db()
+    assert match.status == "settled", match.failure_reason
+    assert dict(match.seats.values_list("owner__username", "rank")) == {"alice": 1, "bob": 2}
+    audit_ok()
 
 
 def test_it_refunds_the_match_when_no_sandbox_can_be_made(players, code_space, agent_factory):

@@ -11,10 +11,12 @@ _names = itertools.count(1)
 
 @pytest.fixture
 def space(carol):
+    from spaces.economics import PLATFORM
     from spaces.services import space_create
 
     return space_create(
         creator=carol,
+        actor=PLATFORM,
         slug="math",
         title="Math",
         task_kind="verifiable",
@@ -27,10 +29,12 @@ def space(carol):
 
 @pytest.fixture
 def other_space(carol):
+    from spaces.economics import PLATFORM
     from spaces.services import space_create
 
     return space_create(
         creator=carol,
+        actor=PLATFORM,
         slug="poems",
         title="Poems",
         payout_shares=["1"],

@@ -9,13 +9,12 @@ root, as a judge worker in a container would run.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from django.conf import settings
 
 from judges.kinds.code_tests import CAPTURE_CHARS, run_jobs, run_tests
 from judges.sandbox import bwrap
-from judges.sandbox.bwrap import NOBODY, SandboxUnavailable
+from judges.sandbox.bwrap import SandboxUnavailable
 from tests.conftest import SERVICE_SKIP
 
 pytestmark = pytest.mark.skipif(
@@ -43,33 +42,47 @@ def everything_shown(result) -> str:
     return "\n".join([result.stdout, result.stderr, result.message, result.reason])
 
 
-def outside_uid() -> int:
-    """The uid the sandbox has outside its namespace."""
-    return NOBODY if os.geteuid() == 0 else os.geteuid()
-
-
-def processes_of(uid: int) -> list[int]:
-    found = []
+def descendants(root: int) -> set[int]:
+    """Live processes whose parent chain leads to ``root``."""
+    parents = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    found.append(int(entry))
-            except FileNotFoundError:
-                pass
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":  # zombies are dead already
+                parents[int(entry)] = int(fields[1])
+    found = set()
+    for pid in parents:
+        seen, at = set(), pid
+        while at in parents and at not in seen:
+            seen.add(at)
+            at = parents[at]
+            if at == root:
+                found.add(pid)
+                break
     return found
 
 
 @pytest.fixture
 def no_strays():
-    """Nothing of the sandbox's user outlives a run (setsid, double fork, a sleeping child)."""
-    before = set(processes_of(outside_uid())) if os.geteuid() == 0 else set()
-    yield
-    if os.geteuid() == 0:
+    """Nothing of a run outlives it (setsid, double fork, a sleeping child). This process is
+    made a child subreaper for the test, so anything that escaped its parent would be
+    re-parented to us and found among our descendants (other test runs on the machine are not)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_child_subreaper = 36
+    assert libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+    before = descendants(os.getpid())
+    try:
+        yield
         deadline = time.monotonic() + 2
-        while (left := set(processes_of(NOBODY)) - before) and time.monotonic() < deadline:
+        while (left := descendants(os.getpid()) - before) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not left, f"processes left behind: {left}"
+    finally:
+        libc.prctl(pr_set_child_subreaper, 0, 0, 0, 0)
 
 
 # --- secrets ----------------------------------------------------------------------------------
@@ -198,6 +211,37 @@ print(total)
     assert int(written) <= bwrap.WORKDIR_BYTES // (512 * 1024)
 
 
+def test_it_has_no_uncapped_place_to_write_memory():
+    """tmpfs and memfd pages are not in the address-space limit: /dev, /dev/shm and the hidden
+    site-packages are read-only, and a memfd is capped like any file, with few files open."""
+    code = """
+import os, sys, sysconfig
+for folder in ["/dev", "/dev/shm", "/", "/proc", sysconfig.get_paths()["purelib"], "/usr"]:
+    try:
+        with open(os.path.join(folder, "fill"), "wb") as handle:
+            handle.write(b"x" * 4096)
+        print("wrote", folder)
+    except OSError as exc:
+        print("refused", folder, exc.errno)
+total = 0
+fds = []
+try:
+    for _ in range(10_000):
+        fd = os.memfd_create("fill")
+        fds.append(fd)
+        for _ in range(64):
+            total += os.write(fd, b"x" * 65536)
+except OSError as exc:
+    print("memfd stopped", exc.errno)
+print("memfd bytes", total)
+"""
+    result = run_one(code, timeout_s=5)
+    assert result.passed, result
+    lines = result.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("wrote")], lines
+    assert int(lines[-1].split()[-1]) <= bwrap.OPEN_FILES * 1024 * 1024
+
+
 # --- processes --------------------------------------------------------------------------------
 
 
@@ -291,6 +335,9 @@ FORGERIES = {
         "abs = lambda x: 0\nisinstance = lambda *a: True\nlen = lambda x: 42\n"
         "AssertionError = None\nsorted = lambda x: [41]\n"
     ),
+    "raises StopIteration into map": (
+        "def is_even(n):\n    raise StopIteration\ndouble = is_even\n"
+    ),
     "garbage on the reply pipe": (
         "import os\nfor fd in range(3, 16):\n    try:\n"
         '        os.write(fd, b\'{"ok": 42}\\n{"ready": {}}\\nnonsense\\n\')\n'
@@ -303,8 +350,12 @@ FORGERIES = {
 def test_a_trick_never_turns_a_failing_test_into_a_pass(trick):
     code = FORGERIES[trick] + "\ndef answer():\n    return 41\n"
     code += "import os\ndef quit_now():\n    os._exit(0)\n"
+    code += "def is_even(n):\n    return n % 2 == 0\ndef double(n):\n    return 2 * n\n" * (
+        "StopIteration" not in trick
+    )
     if trick.startswith(("object", "int")):
         code = FORGERIES[trick] + "import os\ndef quit_now():\n    os._exit(0)\n"
+        code += "def is_even(n):\n    return n % 2 == 0\ndef double(n):\n    return 2 * n\n"
     failing = [
         "assert False",
         "assert answer() == 42",
@@ -313,12 +364,64 @@ def test_a_trick_never_turns_a_failing_test_into_a_pass(trick):
         "assert isinstance(answer(), str)",
         "assert len([answer()]) == 42",
         "assert sorted([answer()]) == [42]",
+        "from solution import *\nassert all([answer() == 42])",
+        "assert all(map(is_even, [1, 2, 3])) and answer() == 42",
+        "assert sum(map(double, [1, 2, 3])) == 0 and answer() == 42",
         # A crash is not a raise, even where the test catches every Exception.
         "try:\n    answer(); quit_now()\nexcept Exception:\n    pass\nelse:\n    assert False",
     ]
     results = run_tests(code, failing, timeout_s=3)
     for test, result in zip(failing, results, strict=True):
         assert not result.passed, (trick, test, result)
+
+
+# An answer that takes over its reply pipe before the real greeting: it greets the test itself,
+# offering a __builtins__ whose every entry is its own, then answers whatever it is asked.
+FORGED_GREETING = """
+import json, os, sys
+reply = int(sys.argv[2])
+requests = os.fdopen(int(sys.argv[1]), "rb")
+def say(message):
+    os.write(reply, (json.dumps(message) + "\\n").encode())
+names = ["all", "any", "isinstance", "abs", "len", "sorted", "sum", "AssertionError", "bool"]
+say({"ready": {
+    "__builtins__": {"$": "dict", "v": [[n, {"$": "ref", "v": 0}] for n in names]},
+    "add": {"$": "ref", "v": 0},
+    "__name__": "__main__",
+    "ok": True,
+}})
+for line in requests:
+    say({"ok": True})
+"""
+
+
+def test_a_forged_greeting_cannot_replace_the_tests_builtins():
+    tests = [
+        "assert all([add(1, 2) == 3, add(2, 2) == 5])",
+        "assert isinstance(add(1, 2), str)",
+        "assert __name__ == '__main__'",
+        "assert ok and add(1, 1) == 3",
+    ]
+    for result in run_tests(FORGED_GREETING, tests):
+        assert not result.passed, result
+
+
+def test_the_publics_reason_is_never_text_the_answer_chose():
+    code = "Leak = type('PUBLIC_LEAK <b>hi</b>', (Exception,), {})\ndef f():\n    raise Leak('x')\n"
+    (result,) = run_tests(code, ["f()"])
+    assert (result.reason, result.where) == ("exception", "answer")
+    assert result.message.startswith("PUBLIC_LEAK <b>hi</b>: x")  # private, for those with a stake
+    (result,) = run_tests("raise type('BOOT_LEAK', (Exception,), {})()", ["pass"])
+    assert result.reason == "exception" and "BOOT_LEAK" in result.message
+
+
+def test_control_characters_from_the_answer_are_cleaned():
+    code = (
+        "def f():\n    raise ValueError('x' + chr(0) + 'y' + chr(27) + '[2J')\nprint('a' + chr(0))"
+    )
+    (result,) = run_tests(code, ["f()"])
+    assert result.reason == "ValueError" and result.message == "x y [2J"
+    assert "\x00" not in result.stdout
 
 
 def test_the_same_answer_still_passes_an_honest_test():
@@ -348,7 +451,7 @@ LIMIT = 3
         "from solution import Stack\nassert Stack().items == []",
         "fail('key')",
     ]
-    results = run_tests(code, tests)
+    results = run_tests(code, tests, timeout_s=5)  # passes expected: room for a loaded machine
     assert [r.passed for r in results] == [True, True, True, True, False]
     assert (results[4].reason, results[4].where) == ("KeyError", "answer")
 
@@ -429,9 +532,69 @@ def test_it_refuses_when_bubblewrap_cannot_make_namespaces(settings):
         shutil.rmtree(folder)
 
 
+def test_it_hides_the_projects_files_that_lie_inside_a_bound_folder(settings, monkeypatch):
+    """A project deployed under /usr (Docker's /usr/src/app, say): its folders and secret files
+    are covered inside the sandbox."""
+    settings.MEDIA_ROOT = "/usr/share/doc"  # stands for a project folder under /usr
+    monkeypatch.setenv("ARENA_EXAMPLE_SECRET_FILE", "/usr/bin/env")
+    code = """
+import os
+print(os.listdir("/usr/share/doc"))
+try:
+    print(len(open("/usr/bin/env", "rb").read()))
+except PermissionError:
+    print("refused")
+"""
+    result = run_one(code)
+    assert result.passed, result
+    assert result.stdout.split()[0] == "[]" and result.stdout.split()[1] in ("0", "refused")
+    assert os.listdir("/usr/share/doc") and os.path.getsize("/usr/bin/env") > 0
+
+
+@pytest.fixture
+def flaky_bwrap(settings):
+    """A bubblewrap that works for the probe but fails to make one kind of sandbox, as a real
+    one does when the machine runs out of namespaces or memory mid-run."""
+    folder = Path(tempfile.mkdtemp(prefix="arena-flaky-bwrap-"))
+    folder.chmod(0o755)
+    fake = folder / "bwrap"
+    real = bwrap.bwrap_path()
+
+    def make(marker: str):
+        fake.write_text(
+            "#!/bin/sh\n"
+            f'case "$*" in *"{marker}"*) '
+            "echo 'bwrap: Creating new namespace failed: Resource temporarily unavailable' >&2; "
+            "exit 1;; esac\n"
+            f'exec {real} "$@"\n'
+        )
+        fake.chmod(0o755)
+        settings.ARENA_SANDBOX_BWRAP = str(fake)
+        bwrap.forget()
+
+    yield make
+    bwrap.forget()
+    shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize(
+    "marker", ["executes one of the prompt's tests", "executes an answer's code"]
+)
+def test_a_sandbox_that_fails_to_start_mid_run_refunds_instead_of_failing_the_answer(
+    flaky_bwrap, marker
+):
+    flaky_bwrap(marker)
+    with pytest.raises(SandboxUnavailable, match="Resource temporarily unavailable"):
+        run_tests("def add(a, b):\n    return a + b\n", ["assert add(1, 2) == 3"])
+
+
+def test_an_answer_that_exits_at_once_is_still_its_own_failure():
+    (result,) = run_tests("import os\nos._exit(1)", ["pass"])
+    assert (result.passed, result.reason, result.where) == (False, "answer exited", "answer")
+
+
 def test_it_leaves_the_judge_thread_usable_after_many_runs():
     """Descriptors do not leak: a hundred pairs later the judge has as many open as before."""
     before = len(os.listdir("/proc/self/fd"))
     run_jobs([("x = 1", "assert x == 1")] * 100, timeout_s=2)
     assert len(os.listdir("/proc/self/fd")) == before
-    assert threading.active_count() >= 1 and signal.getsignal(signal.SIGCHLD) is not None

@@ -139,3 +139,15 @@ def test_spaces_stores_the_same_tests_config():
         _verifier({"kind": "verifier", "mode": "tests", "timeout_s": 60}, "judge_panel[0]")
     with pytest.raises(ValidationError, match="only applies to mode tests"):
         _verifier({"kind": "verifier", "mode": "exact", "timeout_s": 2}, "judge_panel[0]")
+
+
+def test_it_refuses_a_test_the_sandbox_cannot_run_for_any_answer():
+    """A callback cannot cross to the answer's sandbox: when no answer could be judged by a
+    test, judging fails (the match is refunded) and says which test, instead of ranking on it."""
+    tests = ["assert add(2, 3) == 5", "assert apply(lambda x: x + 1, 1) == 2"]
+    code = ALL_PASS.replace("```python\n", "```python\ndef apply(f, x):\n    return f(x)\n")
+    with pytest.raises(JudgeRunError, match="test 2 .* cannot do"):
+        judge([code, code.replace("a + b", "a - b")], tests=tests)
+    # One answer without code does not make the test usable.
+    with pytest.raises(JudgeRunError, match="test 2"):
+        judge([code, ""], tests=tests)
