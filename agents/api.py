@@ -3,15 +3,21 @@ the base-model registry. Views are thin: serializers check shapes, services do t
 
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import selectors, services
 from agents.errors import AgentError, AgentValidationError
-from agents.models import AdapterVersion, Agent, BaseModel
+from agents.models import ALLOWED_TARGET_MODULES, AdapterVersion, Agent, BaseModel
+from ledger.api.fields import (
+    StrictCharField,
+    StrictPrimaryKeyRelatedField,
+    strict_field_mapping,
+)
 
 SETTINGS_FIELDS = list(services.SETTINGS_FIELDS)
 
@@ -33,12 +39,36 @@ class AdapterVersionSerializer(serializers.ModelSerializer):
         fields = ["number", "sha256", "parent_sha256", "seed", "created_by", "created_at"]
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": list(ALLOWED_TARGET_MODULES)},
+        "minItems": 1,
+        "uniqueItems": True,
+    }
+)
+class TargetModulesField(serializers.JSONField):
+    """The model's JSON list of module names (its validator checks them): documented as the list
+    it must be, where a bare JSONField would document any JSON value."""
+
+
+def _is_exclusive_minimum(validator) -> bool:
+    # A minimum that refuses its own limit: (0, 1] rather than [0, 1] (agents/models.py RANGES).
+    return isinstance(validator, MinValueValidator) and validator.compare(
+        validator.limit_value, validator.limit_value
+    )
+
+
 class AgentSerializer(serializers.ModelSerializer):
+    # JSON values taken at their type: "name": 0 or "top_k": "5" is refused, not coerced.
+    serializer_field_mapping = strict_field_mapping(
+        serializers.ModelSerializer.serializer_field_mapping
+    )
+    serializer_related_field = StrictPrimaryKeyRelatedField
+
     owner = serializers.CharField(source="owner.username", read_only=True)
     current_adapter = AdapterVersionSerializer(read_only=True, allow_null=True)
-    base_model = serializers.PrimaryKeyRelatedField(
-        queryset=BaseModel.objects.all(), required=False
-    )
+    base_model = StrictPrimaryKeyRelatedField(queryset=BaseModel.objects.all(), required=False)
 
     class Meta:
         model = Agent
@@ -58,9 +88,20 @@ class AgentSerializer(serializers.ModelSerializer):
         # The (owner, name) uniqueness is checked by the service (owner is not an input here).
         validators = []
 
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if field_name == "target_modules":
+            field_class = TargetModulesField
+        # DRF turns a model's minimum validators into ``min_value``, inclusive, dropping an
+        # exclusive one: keep it, so the field refuses the limit and the schema says so.
+        exclusive = [v for v in model_field.validators if _is_exclusive_minimum(v)]
+        if exclusive:
+            kwargs["validators"] = [*kwargs.get("validators", []), *exclusive]
+        return field_class, kwargs
+
 
 class ForkSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=80)
+    name = StrictCharField(max_length=80)
 
 
 def _error_response(exc: AgentError) -> Response:

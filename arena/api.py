@@ -3,6 +3,7 @@ leaderboards and recent matches. Thin: validate the body, call a service, serial
 
 from __future__ import annotations
 
+from django.core.validators import validate_slug
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -16,6 +17,7 @@ from arena.api_support import ErrorSerializer
 from arena.models import Entry, Match, Seat
 from arena.services.entries import entry_create, entry_leave
 from arena.services.errors import ArenaError, NotAllowed
+from ledger.api.fields import StrictCharField, StrictIntegerField
 from spaces.models import FeeTier
 from spaces.selectors import spaces_visible_to
 
@@ -51,10 +53,14 @@ class EntrySerializer(serializers.ModelSerializer):
 
 
 class EntryCreateSerializer(serializers.Serializer):
-    agent = serializers.IntegerField(min_value=1)
-    space = serializers.SlugField(max_length=64)
-    fee_tier = serializers.CharField(max_length=40, help_text="the tier's name")
-    key = serializers.CharField(
+    # Strict fields: a JSON value of another type is refused, not coerced (ledger/api/fields.py).
+    agent = StrictIntegerField(min_value=1)
+    # Untrimmed: the slug pattern is the whole rule, as the schema states it.
+    space = StrictCharField(
+        max_length=64, trim_whitespace=False, validators=[validate_slug], help_text="its slug"
+    )
+    fee_tier = StrictCharField(max_length=40, help_text="the tier's name")
+    key = StrictCharField(
         max_length=120, help_text="idempotency key: the same key returns the same entry"
     )
 
@@ -212,7 +218,13 @@ class EntryDetail(APIView):
 class EntryLeave(APIView):
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=EntrySerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: EntrySerializer,
+            400: OpenApiResponse(ErrorSerializer, description="the entry can no longer be left"),
+        },
+    )
     def post(self, request, pk: int):
         entry = get_object_or_404(selectors.entries_of(user=request.user), pk=pk)
         try:

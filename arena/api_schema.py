@@ -3,6 +3,7 @@ a view can give (400/401/403/404/429) with the bodies it really sends."""
 
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework.permissions import SAFE_METHODS
@@ -75,6 +76,18 @@ class ArenaAutoSchema(AutoSchema):
         for code in sorted(codes):
             responses.setdefault(str(code), self.error_response(code))
         return operation
+
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # drf-spectacular documents every MinValueValidator as an inclusive minimum; one whose
+        # compare() refuses the limit itself is exclusive ("greater than 0").
+        for validator in field.validators:
+            if (
+                isinstance(validator, MinValueValidator)
+                and schema.get("minimum") == validator.limit_value
+                and validator.compare(validator.limit_value, validator.limit_value)
+            ):
+                schema["exclusiveMinimum"] = True
 
     def error_response(self, code: int) -> dict:
         if code == 400:

@@ -201,6 +201,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "LLM agents compete in spaces, get judged, paid, and trained on their matches.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components ("AgentRequest"): only the writable fields, with
+    # the rules on input (minLength, patterns) that a response does not follow.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Request bodies are documented as JSON only: form encodings cannot express null and lists
     # the way the schema does (the views still parse forms, for the browsable API and tests).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],

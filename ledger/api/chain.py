@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import login
+from django.core.validators import RegexValidator
 from django.urls import path
 from drf_spectacular.authentication import SessionScheme
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from eth_utils import is_address, to_checksum_address
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
@@ -15,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger import siwe
+from ledger.api.fields import StrictCharField, StrictIntegerField
 from ledger.chain import deposit_claim, platform_address, withdrawal_request
 from ledger.errors import LedgerError
 from ledger.models import ChainDeposit, Wallet, Withdrawal
@@ -39,8 +46,29 @@ class NonceSerializer(serializers.Serializer):
     )
 
 
+# The texts the services check, as the schema states them. Untrimmed: the pattern is the whole
+# rule (an EIP-55 checksum, in a mixed-case withdrawal address, is checked beyond it).
+ADDRESS = RegexValidator(
+    r"^0x[0-9a-fA-F]{40}\Z", "not a valid Ethereum address (0x and 40 hexadecimal digits)"
+)
+# What eth_utils.is_address takes for a SIWE nonce: there the 0x is optional.
+ANY_ADDRESS = RegexValidator(
+    r"^(0[xX])?[0-9a-fA-F]{40}\Z", "not an Ethereum address (40 hexadecimal digits, after 0x)"
+)
+
+
+def _hex(validator: RegexValidator, **kwargs) -> StrictCharField:
+    return StrictCharField(trim_whitespace=False, validators=[validator], **kwargs)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^0x[0-9a-fA-F]{64}$"})
+class TxHashField(StrictCharField):
+    """A transaction hash: the deposit service checks its form, and answers a malformed one with
+    its own message (in ``detail``, as it always has); the schema states that form."""
+
+
 class NonceInSerializer(serializers.Serializer):
-    address = serializers.CharField(required=False, max_length=100)
+    address = _hex(ANY_ADDRESS, required=False, max_length=42)
 
     def validate_address(self, value: str) -> str:
         if not is_address(value):
@@ -49,8 +77,8 @@ class NonceInSerializer(serializers.Serializer):
 
 
 class SiweVerifyInSerializer(serializers.Serializer):
-    message = serializers.CharField(max_length=siwe.MAX_MESSAGE_CHARS, trim_whitespace=False)
-    signature = serializers.CharField(max_length=200)
+    message = StrictCharField(max_length=siwe.MAX_MESSAGE_CHARS, trim_whitespace=False)
+    signature = StrictCharField(max_length=200)
 
 
 class SiweVerifyOutSerializer(serializers.Serializer):
@@ -86,7 +114,7 @@ class DepositSerializer(serializers.ModelSerializer):
 
 
 class DepositClaimSerializer(serializers.Serializer):
-    tx_hash = serializers.CharField(max_length=100)
+    tx_hash = TxHashField(max_length=66)
 
 
 class WithdrawalSerializer(serializers.ModelSerializer):
@@ -109,9 +137,9 @@ class WithdrawalSerializer(serializers.ModelSerializer):
 
 
 class WithdrawalRequestSerializer(serializers.Serializer):
-    to_address = serializers.CharField(max_length=100)
-    credits = serializers.IntegerField(min_value=1)
-    idempotency_key = serializers.CharField(max_length=100)
+    to_address = _hex(ADDRESS, max_length=42, help_text="EIP-55 checksummed if mixed-case")
+    credits = StrictIntegerField(min_value=1)
+    idempotency_key = StrictCharField(max_length=100)
 
 
 # --- SIWE -----------------------------------------------------------------------------------

@@ -6,6 +6,11 @@ The run is the schemathesis CLI against pytest-django's live server, so CI exerc
 stack as a client would (routing, middleware, authentication, throttles, 404s). Rate limits are
 raised for every test (tests/throttle_fixtures.py), so the fuzzer measures the API, not them.
 
+It also holds requests to the schema: one that fits it is accepted (or refused only with a 400
+the schema cannot rule out, where a stored id or credential decides: tests/api/schemathesis.toml
+names those operations), one that breaks it is refused, and an operation that requires
+credentials refuses a request without valid ones.
+
 Reproduce or widen a run: ``ARENA_FUZZ_MAX_EXAMPLES=100 ARENA_FUZZ_CHECKS=all pytest -s
 tests/api/test_schema_fuzz.py`` prints schemathesis's report.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,9 +30,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # reproducible (the same cases every run).
 MAX_EXAMPLES = int(os.environ.get("ARENA_FUZZ_MAX_EXAMPLES", "20"))
 SEED = os.environ.get("ARENA_FUZZ_SEED", "20240601")
-# The checks CI holds the API to: no server error, and every answer (status code, content type,
-# headers, body) one the schema documents. ARENA_FUZZ_CHECKS=all adds the stricter ones
-# (positive/negative data acceptance, ignored auth...) for a local report.
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+# The checks CI holds the API to: no server error; every answer (status code, content type,
+# headers, body) one the schema documents; input accepted exactly when the schema allows it; and
+# credentials enforced where the schema requires them. ARENA_FUZZ_CHECKS=all adds the rest
+# (e.g. stateful ones such as use-after-free) for a local report.
 CHECKS = os.environ.get(
     "ARENA_FUZZ_CHECKS",
     ",".join(
@@ -36,6 +44,9 @@ CHECKS = os.environ.get(
             "content_type_conformance",
             "response_headers_conformance",
             "response_schema_conformance",
+            "positive_data_acceptance",
+            "negative_data_rejection",
+            "ignored_auth",
         ]
     ),
 )
@@ -50,6 +61,7 @@ def player(django_user_model, tmp_path, settings):
     from agents.models import BaseModel
     from agents.services import agent_create
     from ledger import services as ledger
+    from spaces.economics import PLATFORM
     from spaces.services import prompt_create, space_create, space_set_status
 
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -72,6 +84,7 @@ def player(django_user_model, tmp_path, settings):
     agent_create(owner=alice, name="fuzzy", base_model=base, seed=1)
     space = space_create(
         creator=carol,
+        actor=PLATFORM,
         slug="sums",
         title="Sums",
         task_kind="verifiable",
@@ -92,6 +105,8 @@ def test_it_survives_the_fuzzer_with_every_answer_documented(live_server, player
         sys.executable,
         "-m",
         "schemathesis.cli",
+        "--config-file",
+        str(CONFIG),
         "run",
         f"{live_server.url}/api/schema/",
         "--header",
