@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from spaces.economics import STAFF_ONLY_FIELDS
 from spaces.errors import PromptBankError, SpaceError
 from spaces.forms import (
     FeeTierInlineFormSet,
@@ -26,7 +27,6 @@ from spaces.models import FeeTier, Prompt, Space
 from spaces.selectors import prompt_counts, spaces_managed_by, user_sees_all_spaces
 from spaces.services import (
     EDITABLE_FIELDS,
-    STAFF_ONLY_FIELDS,
     fee_tier_create,
     fee_tier_delete,
     fee_tier_update,

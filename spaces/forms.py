@@ -7,9 +7,9 @@ from decimal import Decimal
 from django import forms
 
 from spaces import prompt_bank
+from spaces.economics import space_check_economics
 from spaces.errors import SpaceError
 from spaces.models import MAX_HELDOUT_FRACTION, Prompt
-from spaces.services import space_check_economics
 
 
 class PromptBankUploadForm(forms.Form):
@@ -17,7 +17,7 @@ class PromptBankUploadForm(forms.Form):
         help_text='JSONL (one {"prompt", "reference", "split", "tests"} object per line) or CSV '
         "with a header row prompt[,reference][,split][,tests] (a tests cell holds a JSON array "
         'of Python snippets, e.g. ["assert add(2, 3) == 5"]). A file with any bad row is '
-        "refused whole."
+        "refused whole. A prompt of several lines whose lines hold commas goes in JSONL."
     )
     heldout_fraction = forms.DecimalField(
         required=False,
@@ -65,14 +65,20 @@ class SpaceAdminForm(forms.ModelForm):
     creator, any economics while players are in the space) shows on the fields, before anything
     is saved. The admin sets ``actor`` to the requesting user."""
 
-    actor = None  # the model and fields come from the admin (its fieldsets)
+    # The model and fields come from the admin (its fieldsets), and so does ``actor``: left
+    # unset, the check refuses with TypeError rather than acting as the platform.
+    actor = None
 
-    def _post_clean(self):
-        # After the model's own validation: the instance then holds the normalized values that
-        # the service compares with the stored row.
-        super()._post_clean()
-        if self.errors:
+    def full_clean(self):
+        # Not in clean(): that runs before the model's own validation fills the instance and
+        # normalizes it (payout shares typed as numbers become the decimal strings stored), and
+        # the check compares the instance with the stored row. After the whole validation, the
+        # instance holds exactly what the service would compare.
+        super().full_clean()
+        if not self.is_bound or self.errors:
             return
+        if self.empty_permitted and not self.has_changed():
+            return  # Django skips validating such a form altogether
         try:
             space_check_economics(space=self.instance, actor=self.actor)
         except SpaceError as exc:
@@ -83,7 +89,7 @@ class SpaceAdminForm(forms.ModelForm):
 class FeeTierInlineFormSet(forms.BaseInlineFormSet):
     """Fee tiers are economics too: refused whole while players are in the space."""
 
-    actor = None
+    actor = None  # set by the admin, as on SpaceAdminForm
 
     def clean(self):
         super().clean()

@@ -11,7 +11,12 @@ Tests are checked by ``spaces.validation.normalize_tests``. Row numbers are the 
 numbers for JSONL and the spreadsheet row for CSV (the header is row 1). CSV is read strictly: a
 quote that never closes, or text after a closing quote, refuses the file whole at the row and
 column where the broken value opens (read leniently, such a quote merges the rows that follow
-into one prompt, with another row's reference answer).
+into one prompt, with another row's reference answer). A stray quote can also pair up with a
+later one and still be valid CSV: the quoted value then swallows whole rows. So a quoted value
+that runs over several lines, one of which, read as CSV on its own, has exactly as many values as
+the header, is refused too, as a likely swallowed row (``_swallowed_row``). A multi-line prompt
+whose lines hold commas is therefore uploaded as JSONL. Files with a single column, and the
+``tests`` cell (JSON, which a swallowed row would break), are not checked this way.
 """
 
 from __future__ import annotations
@@ -279,6 +284,11 @@ def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
         number += 1
         if not any(v.strip() for v in values):
             continue
+        # Before the count of values: a swallowed row is the likelier cause of a wrong count.
+        swallowed = _swallowed_row(number, first_line, values, header)
+        if swallowed:
+            errors.append(swallowed)
+            continue
         if len(values) != len(header):
             errors.append(_column_count_error(number, values, header))
             continue
@@ -297,6 +307,40 @@ def _parse_csv(text: str) -> tuple[list[BankRow], list[RowError]]:
         if row and not problem:
             rows.append(row)
     return rows, errors
+
+
+def _swallowed_row(
+    row: int, first_line: int, values: list[str], header: list[str]
+) -> RowError | None:
+    """The refusal of a record one of whose quoted values looks as if it swallowed a row: it
+    runs over several lines and one of them, read as CSV on its own, has exactly as many values
+    as the header. Such a file is valid CSV (a stray quote paired with a later quote), so only
+    its shape gives it away: read as it is, rows become part of one prompt, and the reference
+    answer of the merged prompt belongs to another question (``first_line``: the file line
+    where the record starts)."""
+    if len(header) < 2:
+        return None  # in a one-column file every line is one value: a row looks like any line
+    line = first_line  # the file line where the value being looked at starts
+    for index, value in enumerate(values):
+        lines = NEWLINE.split(value)
+        # A tests cell is JSON: a row swallowed into it breaks the JSON, and is refused as such.
+        if len(lines) > 1 and (index >= len(header) or header[index] != "tests"):
+            for offset, text in enumerate(lines):
+                if len(next(csv.reader([text]), [])) == len(header):
+                    last = line + len(lines) - 1
+                    shown = text if len(text) <= 60 else text[:59] + "…"
+                    return RowError(
+                        row,
+                        f"this quoted value runs over lines {line} to {last} of the file, and "
+                        f"line {line + offset} ({shown!r}) reads as a whole row of "
+                        f'{len(header)} values: a stray quote (") has probably swallowed rows '
+                        "into this one, which would pair a prompt with another row's answer. "
+                        "Check the quotes on those lines; a prompt of several lines whose lines "
+                        "hold commas must be uploaded as JSONL",
+                        column=index + 1,
+                    )
+        line += len(lines) - 1
+    return None
 
 
 def _column_count_error(row: int, values: list[str], header: list[str]) -> RowError:

@@ -1,11 +1,11 @@
 """Writes to spaces, fee tiers and prompt banks. Every function validates first and changes
 nothing when it refuses (``SpaceError`` / ``PromptBankError``).
 
-Who acts: the writes a creator can reach take ``actor``, the user on whose behalf they run (the
-admin passes ``request.user``); ``None`` is the platform itself (commands, seeding, staff code).
-Only platform staff set the platform rake, and a creator changes a space's economics (fee tiers,
-payout shares, rakes, subsidy) only while no player is in it under the current ones: not while it
-is open, nor while entries wait or matches run (see ``space_check_economics``)."""
+Who acts: the writes a creator can reach (``space_create``, ``space_update``, ``fee_tier_*``)
+take a required ``actor``, the user on whose behalf they run (the admin passes ``request.user``),
+or ``spaces.economics.PLATFORM`` for the platform itself (commands, seeding, staff code). Who may
+change a space's economics, and when, is ``spaces.economics``; these writes ask it under the
+space's row lock."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from spaces import hooks, prompt_bank, validation
+from spaces import economics, hooks, prompt_bank, validation
+from spaces.economics import Actor
 from spaces.errors import PromptBankError, RowError, SpaceError
 from spaces.models import FeeTier, Prompt, Space, text_digest
-from spaces.selectors import user_sees_all_spaces
 
 # Fields a creator may change after creation; the slug names channel groups and URLs, so it stays.
 EDITABLE_FIELDS = (
@@ -37,11 +37,6 @@ EDITABLE_FIELDS = (
     "judge_panel",
     "heldout_fraction",
 )
-# What players pay and are paid; players enter under these, so they are frozen while in play.
-# (Fee tiers are economics too; they are their own rows.)
-ECONOMICS_FIELDS = ("payout_shares", "creator_rake_bps", "platform_rake_bps", "subsidy")
-# The platform's cut of every pot: platform staff set it, never a space's creator.
-STAFF_ONLY_FIELDS = ("platform_rake_bps",)
 MAX_PROMPTS_PER_SPACE = 100_000
 
 # Allowed status moves. Closed is final: matches and payouts of a closed space stay as they were.
@@ -68,73 +63,6 @@ def _validate(space: Space) -> None:
         raise _as_space_error(exc) from None
 
 
-# --- who may change the money ----------------------------------------------------------------
-
-
-def _acts_as_platform(actor: AbstractBaseUser | None) -> bool:
-    return actor is None or user_sees_all_spaces(actor)
-
-
-def _economics_lock(space: Space) -> str | None:
-    """Why the stored ``space``'s economics cannot change now, or None when they can."""
-    reasons = ["it is open"] if space.status == Space.Status.OPEN else []
-    reasons += hooks.space_in_play(space) if space.pk else []
-    if not reasons:
-        return None
-    return (
-        f"players entered this space under its current economics ({', '.join(reasons)}): "
-        "pause it first, and change its fee tiers, payout shares, rakes or subsidy once no "
-        "entry waits and no match is in progress"
-    )
-
-
-def _refuse_economics(
-    *,
-    stored: Space | None,
-    proposed: Space,
-    actor: AbstractBaseUser | None,
-    fee_tiers_changed: bool = False,
-) -> None:
-    """SpaceError naming each field of ``proposed`` that ``actor`` may not change from
-    ``stored`` (None: a space being created, compared with the model's defaults)."""
-    if _acts_as_platform(actor):
-        return
-    if stored is None:
-        fields = Space._meta
-        changed = {
-            f for f in STAFF_ONLY_FIELDS if getattr(proposed, f) != fields.get_field(f).default
-        }
-        lock = None
-    else:
-        changed = {f for f in ECONOMICS_FIELDS if getattr(proposed, f) != getattr(stored, f)}
-        lock = _economics_lock(stored) if changed or fee_tiers_changed else None
-    errors: dict[str, list[str]] = {}
-    for name in STAFF_ONLY_FIELDS:
-        if name in changed:
-            errors[name] = ["only platform staff set the platform rake"]
-    if lock:
-        for name in sorted(changed - errors.keys()):
-            errors[name] = [lock]
-        if fee_tiers_changed:
-            errors["fee_tiers"] = [lock]
-    if errors:
-        shown = sorted({m for messages in errors.values() for m in messages})
-        raise SpaceError("; ".join(shown), field_errors=errors)
-
-
-def space_check_economics(
-    *, space: Space, actor: AbstractBaseUser | None, fee_tiers_changed: bool = False
-) -> None:
-    """Refuse (SpaceError, ``field_errors`` by field, ``fee_tiers`` for the tiers) the economics
-    changes ``actor`` may not make: ``space`` carries the proposed, validated values (a form's
-    instance) and is compared with its stored row. The writes check again under a lock; this
-    lets a form show the refusal next to the fields before anything is saved."""
-    stored = Space.objects.filter(pk=space.pk).first() if space.pk else None
-    _refuse_economics(
-        stored=stored, proposed=space, actor=actor, fee_tiers_changed=fee_tiers_changed
-    )
-
-
 # --- spaces and fee tiers ---------------------------------------------------------------------
 
 
@@ -154,8 +82,8 @@ def space_create(
     platform_rake_bps: int = 500,
     subsidy: int = 0,
     heldout_fraction: Decimal | str = Decimal("0.1"),
+    actor: Actor,
     fee_tiers: list[tuple[str, int]] | None = None,
-    actor: AbstractBaseUser | None = None,
 ) -> Space:
     """A new space in draft status, with its fee tiers (``[("free", 0), ("pro", 100)]``).
     An ``actor`` who is not platform staff leaves the platform rake at its default."""
@@ -175,7 +103,7 @@ def space_create(
         heldout_fraction=Decimal(str(heldout_fraction)),
     )
     _validate(space)
-    _refuse_economics(stored=None, proposed=space, actor=actor)
+    economics.refuse_changes(stored=None, proposed=space, actor=actor)
     space.save()
     for name, fee in fee_tiers or []:
         fee_tier_create(space=space, name=name, fee=fee, actor=actor)
@@ -183,7 +111,7 @@ def space_create(
 
 
 @transaction.atomic
-def space_update(*, space: Space, actor: AbstractBaseUser | None = None, **fields: Any) -> Space:
+def space_update(*, space: Space, actor: Actor, **fields: Any) -> Space:
     """Change the ``EDITABLE_FIELDS`` given; an ``actor`` who is not platform staff may not
     change the platform rake, nor the economics while players are in the space."""
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
@@ -197,7 +125,7 @@ def space_update(*, space: Space, actor: AbstractBaseUser | None = None, **field
         setattr(space, name, value)
     _validate(space)
     # After validation: the values compared are normalized as they would be stored.
-    _refuse_economics(stored=stored, proposed=space, actor=actor)
+    economics.refuse_changes(stored=stored, proposed=space, actor=actor)
     space.save()
     return space
 
@@ -223,11 +151,11 @@ def space_set_status(*, space: Space, status: str) -> Space:
     return space
 
 
-def _lock_for_fee_tiers(space_id: int, actor: AbstractBaseUser | None) -> Space:
+def _lock_for_fee_tiers(space_id: int, actor: Actor) -> Space:
     space = Space.objects.select_for_update().get(pk=space_id)
     if space.status == Space.Status.CLOSED:
         raise SpaceError("a closed space cannot be changed")
-    _refuse_economics(stored=space, proposed=space, actor=actor, fee_tiers_changed=True)
+    economics.refuse_changes(stored=space, proposed=space, actor=actor, fee_tiers_changed=True)
     return space
 
 
@@ -242,9 +170,7 @@ def _check_fee_tier(tier: FeeTier) -> None:
 
 
 @transaction.atomic
-def fee_tier_create(
-    *, space: Space, name: str, fee: int, actor: AbstractBaseUser | None = None
-) -> FeeTier:
+def fee_tier_create(*, space: Space, name: str, fee: int, actor: Actor) -> FeeTier:
     space = _lock_for_fee_tiers(space.pk, actor)
     tier = FeeTier(space=space, name=name, fee=fee)
     _check_fee_tier(tier)
@@ -253,9 +179,7 @@ def fee_tier_create(
 
 
 @transaction.atomic
-def fee_tier_update(
-    *, tier: FeeTier, name: str, fee: int, actor: AbstractBaseUser | None = None
-) -> FeeTier:
+def fee_tier_update(*, tier: FeeTier, name: str, fee: int, actor: Actor) -> FeeTier:
     space = _lock_for_fee_tiers(tier.space_id, actor)
     tier = FeeTier.objects.get(pk=tier.pk, space=space)
     tier.name, tier.fee = name, fee
@@ -265,7 +189,7 @@ def fee_tier_update(
 
 
 @transaction.atomic
-def fee_tier_delete(*, tier: FeeTier, actor: AbstractBaseUser | None = None) -> None:
+def fee_tier_delete(*, tier: FeeTier, actor: Actor) -> None:
     space = _lock_for_fee_tiers(tier.space_id, actor)
     tier = FeeTier.objects.get(pk=tier.pk, space=space)
     try:

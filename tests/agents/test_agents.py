@@ -187,11 +187,13 @@ def test_it_stores_adapters_in_media_storage(alice, tiny_base, media_root):
 
 
 def test_it_refuses_an_automation_fee_tier_of_another_space(alice, carol, tiny_base):
+    from spaces.economics import PLATFORM
     from spaces.services import space_create
 
     def make_space(slug):
         return space_create(
             creator=carol,
+            actor=PLATFORM,
             slug=slug,
             title=slug,
             judge_panel=[{"kind": "pairwise-llm"}],

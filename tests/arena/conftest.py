@@ -76,6 +76,7 @@ def make_space(
     task_kind="verifiable",
     rules=None,
 ):
+    from spaces.economics import PLATFORM
     from spaces.services import prompt_create, space_create, space_set_status
 
     if rules is None:
@@ -87,6 +88,7 @@ def make_space(
     panel = panel or [{"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}]
     space = space_create(
         creator=creator,
+        actor=PLATFORM,
         slug=slug,
         title=slug.title(),
         task_kind=task_kind,

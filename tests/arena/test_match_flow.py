@@ -198,11 +198,13 @@ def test_the_rollout_asks_the_backend_once_for_all_seats(players, carol, agent_f
 def test_a_tests_space_ranks_the_code_that_passes_first_and_pays_it(players, carol, agent_factory):
     """A verifiable space whose prompt carries tests: alice's code passes both, bob's fails both
     (it subtracts), so alice ranks first; the pot is paid by rank like any other match."""
+    from spaces.economics import PLATFORM
     from spaces.services import prompt_create, space_create, space_set_status
 
     alice, bob, _ = players
     space = space_create(
         creator=carol,
+        actor=PLATFORM,
         slug="py-add",
         title="Python add",
         task_kind="verifiable",

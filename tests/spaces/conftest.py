@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from spaces.economics import PLATFORM
 from spaces.models import Space
 from spaces.permissions import grant_creator_permissions
 from spaces.services import space_create
@@ -40,7 +41,7 @@ def make_space(creator, slug: str = "math", **overrides) -> Space:
         fee_tiers=[("free", 0), ("pro", 100)],
     )
     fields.update(overrides)
-    return space_create(creator=creator, slug=slug, **fields)
+    return space_create(creator=creator, slug=slug, actor=PLATFORM, **fields)
 
 
 @pytest.fixture

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.forms import modelform_factory
 
+from spaces.economics import PLATFORM
 from spaces.errors import SpaceError
+from spaces.forms import SpaceAdminForm
 from spaces.hooks import register_space_in_play, unregister_space_in_play
 from spaces.models import FeeTier, Space
 from spaces.services import (
@@ -228,6 +231,32 @@ def test_it_lets_staff_set_the_platform_rake(client, staff, paused_space):
     assert paused_space.platform_rake_bps == 200
 
 
+def test_it_compares_the_economics_as_they_would_be_stored(client, carol, open_space):
+    """The form checks after the model has normalized the values: shares typed with spaces are
+    the shares stored, not a change refused on an open space."""
+    before = economics(open_space)
+    client.force_login(carol)
+    data = change_form(open_space, title="Sums", payout_shares=json.dumps([" 0.6", "0.3 ", "0.1"]))
+    response = client.post(change_url(open_space), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert economics(open_space) == before
+    assert open_space.title == "Sums"
+
+
+def test_it_refuses_to_check_a_space_form_that_names_no_actor(open_space):
+    """Used outside the admin, which sets the actor, the form fails instead of acting as the
+    platform."""
+    fields = ("title", "description", "task_kind", "rules", "judge_panel", "agents_per_match")
+    fields += ("payout_shares", "creator_rake_bps", "platform_rake_bps", "subsidy")
+    form_class = modelform_factory(Space, form=SpaceAdminForm, fields=(*fields, "heldout_fraction"))
+    form = form_class(change_form(open_space, platform_rake_bps="0"), instance=open_space)
+    with pytest.raises(TypeError, match="PLATFORM"):
+        form.is_valid()
+    form = form_class(change_form(open_space, platform_rake_bps="0"), instance=open_space)
+    form.actor = PLATFORM
+    assert form.is_valid(), form.errors
+
+
 # --- the services, whoever calls them ----------------------------------------------------------
 
 
@@ -254,7 +283,10 @@ def test_it_refuses_a_creator_the_platform_rake_in_the_service(carol, staff, mat
     assert (
         space_update(space=math_space, actor=staff, platform_rake_bps=100).platform_rake_bps == 100
     )
-    assert space_update(space=math_space, platform_rake_bps=200).platform_rake_bps == 200
+    assert (
+        space_update(space=math_space, actor=PLATFORM, platform_rake_bps=200).platform_rake_bps
+        == 200
+    )
 
 
 def test_it_refuses_a_creator_economics_of_an_open_space_in_the_service(carol, staff, open_space):
@@ -309,3 +341,48 @@ def test_it_refuses_a_creator_economics_while_players_are_in_a_paused_space(caro
         unregister_space_in_play(provider)
     assert economics(paused_space)[1] == 1000
     assert FeeTier.objects.get(space=paused_space, name="pro").fee == 1
+
+
+# --- the actor is always named (found: actor=None, the default, meant the platform) -----------
+
+
+@pytest.mark.parametrize("actor", [None, "carol", 1], ids=["None", "a name", "an id"])
+def test_it_refuses_a_write_that_does_not_name_its_actor(carol, open_space, actor):
+    """Forgetting the actor, or passing something that is not a user, never acts as the
+    platform: the write fails as a bug before anything changes (it used to pass, as staff)."""
+    before = economics(open_space)
+    pro = open_space.fee_tiers.get(name="pro")
+    writes = [
+        lambda **kw: space_update(space=open_space, platform_rake_bps=0, **kw),
+        lambda **kw: fee_tier_create(space=open_space, name="vip", fee=1000, **kw),
+        lambda **kw: fee_tier_update(tier=pro, name="pro", fee=1, **kw),
+        lambda **kw: fee_tier_delete(tier=pro, **kw),
+        lambda **kw: space_create(
+            creator=carol,
+            slug="cheap",
+            title="Cheap",
+            judge_panel=[{"kind": "pairwise-llm"}],
+            payout_shares=["1"],
+            platform_rake_bps=0,
+            **kw,
+        ),
+    ]
+    for write in writes:
+        with pytest.raises(TypeError, match="actor"):
+            write()  # no actor at all
+        with pytest.raises(TypeError, match="PLATFORM"):
+            write(actor=actor)
+    assert economics(open_space) == before
+    assert not Space.objects.filter(slug="cheap").exists()
+
+
+def test_it_gives_the_platform_powers_only_to_platform_by_name(carol, open_space):
+    space_update(space=open_space, actor=PLATFORM, platform_rake_bps=100, subsidy=5)
+    fee_tier_create(space=open_space, name="vip", fee=1000, actor=PLATFORM)
+    assert economics(open_space)[2:] == (
+        100,
+        5,
+        [("free", 0), ("pro", 100), ("vip", 1000)],
+    )
+    with pytest.raises(SpaceError, match=PAUSE_FIRST):
+        space_update(space=open_space, actor=carol, subsidy=6)

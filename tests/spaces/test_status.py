@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from spaces.economics import PLATFORM
 from spaces.errors import SpaceError
 from spaces.services import prompt_create, space_set_status, space_update
 from tests.spaces.conftest import make_space
@@ -71,6 +72,6 @@ def test_it_refuses_to_open_without_a_fee_tier(carol):
 def test_it_refuses_to_edit_a_closed_space(ready_space):
     space_set_status(space=ready_space, status="closed")
     with pytest.raises(SpaceError, match="closed"):
-        space_update(space=ready_space, title="Renamed")
+        space_update(space=ready_space, title="Renamed", actor=PLATFORM)
     with pytest.raises(SpaceError, match="closed"):
         prompt_create(space=ready_space, text="One more?", reference="1")

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from spaces.economics import PLATFORM
 from spaces.errors import SpaceError
 from spaces.models import FeeTier, Space
 from spaces.services import fee_tier_create, prompt_create, space_update
@@ -129,14 +130,14 @@ def test_it_normalizes_judge_configs(carol):
 
 
 def test_it_updates_a_space_and_refuses_a_bad_update_without_change(math_space):
-    space_update(space=math_space, title="Mental arithmetic", subsidy=50)
+    space_update(space=math_space, title="Mental arithmetic", subsidy=50, actor=PLATFORM)
     math_space.refresh_from_db()
     assert (math_space.title, math_space.subsidy) == ("Mental arithmetic", 50)
 
     with pytest.raises(SpaceError, match="sum to exactly 1"):
-        space_update(space=math_space, title="Changed", payout_shares=["0.9"])
+        space_update(space=math_space, title="Changed", payout_shares=["0.9"], actor=PLATFORM)
     with pytest.raises(SpaceError, match="cannot change slug"):
-        space_update(space=math_space, slug="other")
+        space_update(space=math_space, slug="other", actor=PLATFORM)
     math_space.refresh_from_db()
     assert math_space.title == "Mental arithmetic"
     assert math_space.payout_shares == ["0.6", "0.3", "0.1"]
@@ -145,17 +146,19 @@ def test_it_updates_a_space_and_refuses_a_bad_update_without_change(math_space):
 def test_it_refuses_to_make_stored_prompts_misfit(writing_space):
     prompt_create(space=writing_space, text="Write a haiku about rain", reference="")
     with pytest.raises(SpaceError, match="needs a reference answer"):
-        space_update(space=writing_space, task_kind="verifiable", judge_panel=MATH_PANEL)
+        space_update(
+            space=writing_space, task_kind="verifiable", judge_panel=MATH_PANEL, actor=PLATFORM
+        )
     writing_space.refresh_from_db()
     assert writing_space.task_kind == "open"
 
 
 def test_it_refuses_a_number_format_over_non_numeric_references(math_space):
     prompt_create(space=math_space, text="What is 6 * 7?", reference="42")
-    space_update(space=math_space, rules={"answer_format": "free"})
+    space_update(space=math_space, rules={"answer_format": "free"}, actor=PLATFORM)
     prompt_create(space=math_space, text="Name a prime", reference="seven")
     with pytest.raises(SpaceError, match="not a number|is not"):
-        space_update(space=math_space, rules={"answer_format": "number"})
+        space_update(space=math_space, rules={"answer_format": "number"}, actor=PLATFORM)
     math_space.refresh_from_db()
     assert math_space.rule("answer_format") == "free"
 
@@ -183,12 +186,12 @@ def test_it_enforces_unique_fee_tier_names_in_the_database(math_space):
 
 
 def test_it_creates_fee_tiers_through_the_service(math_space):
-    tier = fee_tier_create(space=math_space, name="high roller", fee=10_000)
+    tier = fee_tier_create(space=math_space, name="high roller", fee=10_000, actor=PLATFORM)
     assert str(tier) == "high roller (10000 credits)"
     with pytest.raises(SpaceError, match="whole number"):
-        fee_tier_create(space=math_space, name="odd", fee=1.5)
+        fee_tier_create(space=math_space, name="odd", fee=1.5, actor=PLATFORM)
     with pytest.raises(SpaceError, match="name"):
-        fee_tier_create(space=math_space, name="<script>", fee=1)
+        fee_tier_create(space=math_space, name="<script>", fee=1, actor=PLATFORM)
 
 
 # --- prompts with tests (verifier mode tests) ---------------------------------------------------
@@ -244,7 +247,7 @@ def test_it_still_needs_a_reference_where_a_reference_verifier_judges(math_space
     with pytest.raises(SpaceError, match="mode numeric: every prompt needs a reference answer"):
         prompt_create(space=math_space, text="What is 2 + 2?", tests=["assert True"])
     space = math_space
-    space_update(space=space, judge_panel=[*MATH_PANEL, *TESTS_PANEL], rules={})
+    space_update(space=space, judge_panel=[*MATH_PANEL, *TESTS_PANEL], rules={}, actor=PLATFORM)
     with pytest.raises(SpaceError, match="needs tests"):
         prompt_create(space=space, text="What is 2 + 2?", reference="4")
     prompt_create(space=space, text="What is 2 + 2?", reference="4", tests=["assert True"])
@@ -254,7 +257,7 @@ def test_it_still_needs_a_reference_where_a_reference_verifier_judges(math_space
 def test_it_refuses_to_run_tests_over_prompts_without_tests(math_space):
     prompt_create(space=math_space, text="What is 6 * 7?", reference="42")
     with pytest.raises(SpaceError, match=r"prompt #\d+ does not fit: .*needs tests"):
-        space_update(space=math_space, judge_panel=TESTS_PANEL, rules={})
+        space_update(space=math_space, judge_panel=TESTS_PANEL, rules={}, actor=PLATFORM)
     math_space.refresh_from_db()
     assert math_space.judge_panel == [{**MATH_PANEL[0]}]
 

@@ -24,6 +24,7 @@ from agents.models import Agent, BaseModel
 from agents.services import agent_create
 from arena.services.accounts import user_make_creator
 from ledger import services as ledger
+from spaces.economics import PLATFORM
 from spaces.models import Prompt, Space
 from spaces.services import prompt_create, space_create, space_set_status
 
@@ -321,7 +322,7 @@ class Command(BaseCommand):
         space = Space.objects.filter(slug=spec["slug"]).first()
         if space is None:
             fields = {k: v for k, v in spec.items() if k != "prompts"}
-            space = space_create(creator=creator, **fields)
+            space = space_create(creator=creator, actor=PLATFORM, **fields)
             created["spaces"].append(space.slug)
         known = set(space.prompts.values_list("text", flat=True))
         for index, (text, reference, *tests) in enumerate(spec["prompts"]):
