@@ -32,3 +32,29 @@ def audit_ok() -> bool:
     report = audit_ledger()
     assert report["ok"], report["problems"]
     return True
+
+
+def make_code_space(creator, *, slug: str, tests: list[str], rake_bps: int = 500, fee: int = 100):
+    """An open verifiable space whose one train prompt ("write add(a, b)") carries ``tests``,
+    judged by the verifier in mode tests."""
+    from spaces.economics import PLATFORM
+    from spaces.services import prompt_create, space_create, space_set_status
+
+    space = space_create(
+        creator=creator,
+        actor=PLATFORM,
+        slug=slug,
+        title="Python add",
+        task_kind="verifiable",
+        judge_panel=[{"kind": "verifier", "mode": "tests", "timeout_s": 2}],
+        payout_shares=["0.7", "0.3"],
+        creator_rake_bps=rake_bps,
+        platform_rake_bps=rake_bps,
+        rules={"answer_format": "free", "max_new_tokens_cap": 64},
+        heldout_fraction="0",
+        fee_tiers=[("free", 0), ("standard", fee)],
+    )
+    prompt_create(
+        space=space, text="Write a Python function add(a, b) that returns the sum.", tests=tests
+    )
+    return space_set_status(space=space, status="open")

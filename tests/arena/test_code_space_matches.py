@@ -15,7 +15,7 @@ from agents.inference.scripted import use_script
 from arena import tasks
 from judges.sandbox import bwrap
 from tests.arena.conftest import balance
-from tests.arena.helpers import audit_ok, form_match
+from tests.arena.helpers import audit_ok, form_match, make_code_space
 from tests.conftest import SERVICE_SKIP
 
 LEAK = "leaked-by-answer-7c1d"
@@ -27,25 +27,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def code_space(carol):
-    from spaces.economics import PLATFORM
-    from spaces.services import prompt_create, space_create, space_set_status
-
-    space = space_create(
-        creator=carol,
-        actor=PLATFORM,
-        slug="py-leak",
-        title="Python add",
-        task_kind="verifiable",
-        judge_panel=[{"kind": "verifier", "mode": "tests", "timeout_s": 2}],
-        payout_shares=["0.7", "0.3"],
-        creator_rake_bps=0,
-        platform_rake_bps=0,
-        rules={"answer_format": "free", "max_new_tokens_cap": 64},
-        heldout_fraction="0",
-        fee_tiers=[("standard", 10)],
+    return make_code_space(
+        carol, slug="py-leak", tests=["assert add(1, 2) == 3"], rake_bps=0, fee=10
     )
-    prompt_create(space=space, text="Write add(a, b).", tests=["assert add(1, 2) == 3"])
-    return space_set_status(space=space, status="open")
 
 
 @pytest.fixture

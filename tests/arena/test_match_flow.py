@@ -9,7 +9,7 @@ from arena.models import Entry, Match
 from arena.services.matches import match_cancel, match_run_inline
 from ledger import services as ledger
 from tests.arena.conftest import balance
-from tests.arena.helpers import audit_ok, form_match, sum_answer
+from tests.arena.helpers import audit_ok, form_match, make_code_space, sum_answer
 
 
 @pytest.fixture
@@ -198,31 +198,10 @@ def test_the_rollout_asks_the_backend_once_for_all_seats(players, carol, agent_f
 def test_a_tests_space_ranks_the_code_that_passes_first_and_pays_it(players, carol, agent_factory):
     """A verifiable space whose prompt carries tests: alice's code passes both, bob's fails both
     (it subtracts), so alice ranks first; the pot is paid by rank like any other match."""
-    from spaces.economics import PLATFORM
-    from spaces.services import prompt_create, space_create, space_set_status
-
     alice, bob, _ = players
-    space = space_create(
-        creator=carol,
-        actor=PLATFORM,
-        slug="py-add",
-        title="Python add",
-        task_kind="verifiable",
-        judge_panel=[{"kind": "verifier", "mode": "tests", "timeout_s": 2}],
-        payout_shares=["0.7", "0.3"],
-        creator_rake_bps=500,
-        platform_rake_bps=500,
-        rules={"answer_format": "free", "max_new_tokens_cap": 64},
-        heldout_fraction="0",
-        fee_tiers=[("free", 0), ("standard", 100)],
+    space = make_code_space(
+        carol, slug="py-add", tests=["assert add(2, 3) == 5", "assert add(-1, 1) == 0"]
     )
-    prompt_create(
-        space=space,
-        text="Write a Python function add(a, b) that returns the sum.",
-        tests=["assert add(2, 3) == 5", "assert add(-1, 1) == 0"],
-        split="train",
-    )
-    space = space_set_status(space=space, status="open")
     match = form_match(space, space.fee_tiers.get(name="standard"), [alice, bob], agent_factory)
 
     def code(request, index):
