@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
 
-from arena.login_limit import lockout_message, login_attempt, login_succeeded
+from arena.login_limit import LoginFailed, LoginLocked, authenticate_limited
 from ledger.api.fields import StrictCharField
 from ledger.throttling import ScopedThrottle
 
 
 class TokenLoginSerializer(AuthTokenSerializer):
+    """The body's shape only: the password is checked by the view, within the sign-in limits."""
+
     # Strings only, as the schema says: DRF's would take {"username": 0} as "0".
     username = StrictCharField(label="Username", write_only=True)
     password = StrictCharField(
         label="Password", style={"input_type": "password"}, trim_whitespace=False, write_only=True
     )
+
+    def validate(self, attrs):
+        # AuthTokenSerializer authenticates here, past any limit; arena.login_limit does it.
+        return attrs
 
 
 class TokenLoginView(ObtainAuthToken):
@@ -30,15 +38,17 @@ class TokenLoginView(ObtainAuthToken):
     permission_classes = [AllowAny]
 
     def post(self, request, *args, **kwargs):
-        # A JSON body may be a list or a scalar: the serializer answers those with a 400.
-        data = request.data if isinstance(request.data, dict) else {}
-        username = data.get("username")
-        username = username if isinstance(username, str) else ""
-        if username and data.get("password"):
-            retry_after = login_attempt(request=request, username=username)
-            if retry_after:
-                # Refused before the serializer authenticates: no password hash is computed.
-                raise Throttled(wait=retry_after, detail=lockout_message(retry_after))
-        response = super().post(request, *args, **kwargs)  # a wrong password raises a 400
-        login_succeeded(username=username)
-        return response
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)  # a malformed body: a 400, nothing counted
+        try:
+            user = authenticate_limited(
+                request=request,
+                username=serializer.validated_data["username"],
+                password=serializer.validated_data["password"],
+            )
+        except LoginLocked as locked:  # refused before any password hash was computed
+            raise Throttled(wait=locked.retry_after, detail=str(locked)) from None
+        except LoginFailed as failed:  # AuthTokenSerializer's answer: a 400, non_field_errors
+            raise ValidationError(str(failed), code="authorization") from None
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

@@ -1,15 +1,22 @@
 """What every API view shares, wired in from settings: bounded pagination and JSON errors under
-``/api/`` (DRF's and Django's own 404/500). The schema side is arena/api_schema.py (apart,
-because drf-spectacular imports DRF's generics, which import the pagination class here)."""
+``/api/`` (DRF's, and Django's own 400/403/404/500 and CSRF refusal). The schema side is
+arena/api_schema.py (apart, because drf-spectacular imports DRF's generics, which import the
+pagination class here)."""
 
 from __future__ import annotations
 
 import re
 
 from django.conf import settings
+from django.core.exceptions import (
+    DisallowedHost,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, re_path, resolve
-from django.views import defaults
+from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -111,6 +118,47 @@ def page_not_found(request, exception=None):
     if _is_api(request):
         return api_not_found(request)
     return defaults.page_not_found(request, exception)
+
+
+# Django's own 400s: the exceptions it raises while reading a request (in middleware, or when a
+# view first reads the body), before DRF could answer. A fixed message for each: the exceptions'
+# own text echoes the request (a DisallowedHost names the header) and advises on settings.
+_BAD_REQUEST_DETAILS = (
+    (DisallowedHost, "Invalid Host header."),
+    (RequestDataTooBig, "The request body is too large."),
+    ((TooManyFieldsSent, TooManyFilesSent), "Too many fields in the request."),
+)
+
+
+def bad_request(request, exception=None):
+    """``handler400``; only called with DEBUG off (with DEBUG, Django shows its technical page)."""
+    if _is_api(request):
+        detail = next(
+            (text for kinds, text in _BAD_REQUEST_DETAILS if isinstance(exception, kinds)),
+            "Bad request.",
+        )
+        return JsonResponse({"detail": detail}, status=status.HTTP_400_BAD_REQUEST)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    """``handler403``: a PermissionDenied no DRF view turned into its own answer."""
+    if _is_api(request):
+        # DRF's message for the same refusal, so the API says it one way.
+        return JsonResponse(
+            {"detail": "You do not have permission to perform this action."},
+            status=status.HTTP_403_FORBIDDEN,
+        )
+    return defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: CsrfViewMiddleware's refusal. DRF's views are CSRF-exempt (their
+    session authentication checks the token and answers JSON itself), so under /api/ this only
+    guards a plain Django view; it answers as DRF would, reason included (Django's fixed texts)."""
+    if _is_api(request):
+        return JsonResponse({"detail": f"CSRF Failed: {reason}"}, status=status.HTTP_403_FORBIDDEN)
+    return csrf.csrf_failure(request, reason=reason)
 
 
 def server_error(request):

@@ -26,6 +26,8 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is false")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# A JSON 403 under /api/, Django's HTML page elsewhere (arena/api_support.py).
+CSRF_FAILURE_VIEW = "arena.api_support.csrf_failure"
 SITE_URL = env_str("SITE_URL", "http://localhost:8000")
 
 INSTALLED_APPS = [
@@ -175,8 +177,10 @@ THROTTLE_RATES = {
     "entry": f"{env_int('ARENA_RATE_ENTRY_PER_MIN', 60, minimum=1)}/min",
     "withdrawal": f"{env_int('ARENA_RATE_WITHDRAWAL_PER_HOUR', 10, minimum=1)}/hour",
 }
-# Password attempts (web form, admin, API token) per window, counted before the hash is computed.
-LOGIN_LIMIT_PER_USERNAME = env_int("ARENA_LOGIN_LIMIT_PER_USERNAME", 5, minimum=1)
+# Password attempts (web form, admin, API token) per window, counted before the hash is computed:
+# per (username, IP), per username across all IPs, per IP (arena/login_limit.py).
+LOGIN_LIMIT_PER_USERNAME_IP = env_int("ARENA_LOGIN_LIMIT_PER_USERNAME_IP", 5, minimum=1)
+LOGIN_LIMIT_PER_USERNAME = env_int("ARENA_LOGIN_LIMIT_PER_USERNAME", 50, minimum=1)
 LOGIN_LIMIT_PER_IP = env_int("ARENA_LOGIN_LIMIT_PER_IP", 30, minimum=1)
 LOGIN_LIMIT_WINDOW_S = env_int("ARENA_LOGIN_LIMIT_WINDOW_S", 900, minimum=1)
 

@@ -25,7 +25,10 @@ if settings.DEBUG:
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
-# Everything under /api/ answers JSON, 404 and 500 included (the rest of the site keeps HTML).
+# Everything under /api/ answers JSON, Django's own 400/403/404/500 included (the rest of the
+# site keeps HTML); CSRF refusals too, through settings.CSRF_FAILURE_VIEW.
 urlpatterns.append(api_support.api_catch_all)
+handler400 = "arena.api_support.bad_request"
+handler403 = "arena.api_support.permission_denied"
 handler404 = "arena.api_support.page_not_found"
 handler500 = "arena.api_support.server_error"

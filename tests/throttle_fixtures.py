@@ -23,6 +23,7 @@ LIMIT_ENV = (
     "ARENA_RATE_REGISTER_PER_HOUR",
     "ARENA_RATE_ENTRY_PER_MIN",
     "ARENA_RATE_WITHDRAWAL_PER_HOUR",
+    "ARENA_LOGIN_LIMIT_PER_USERNAME_IP",
     "ARENA_LOGIN_LIMIT_PER_USERNAME",
     "ARENA_LOGIN_LIMIT_PER_IP",
 )
@@ -37,6 +38,7 @@ def relaxed_rate_limits(request, settings, monkeypatch):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {scope: f"{RELAXED}/min" for scope in rates},
     }
+    settings.LOGIN_LIMIT_PER_USERNAME_IP = RELAXED
     settings.LOGIN_LIMIT_PER_USERNAME = RELAXED
     settings.LOGIN_LIMIT_PER_IP = RELAXED
     for name in LIMIT_ENV:

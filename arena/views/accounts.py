@@ -5,30 +5,38 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from arena.forms import RegisterForm
-from arena.login_limit import lockout_message, login_attempt, login_succeeded
+from arena.login_limit import LoginFailed, LoginLocked, authenticate_limited
 from arena.services.accounts import user_register
 from ledger.throttling import throttle_post
 
 
 class LoginLimitMixin:
-    """Counts each password attempt before the password is checked (arena.login_limit); past
-    the limit the attempt is refused without running the password hasher."""
+    """AuthenticationForm's clean(), with the password checked through arena.login_limit: each
+    attempt is counted before the password is checked, and past a limit refused without running
+    the password hasher."""
 
     retry_after = 0
 
+    @sensitive_variables()  # as AuthenticationForm.clean: no password in error reports
     def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        if username and self.cleaned_data.get("password"):
-            self.retry_after = login_attempt(request=self.request, username=username)
-            if self.retry_after:
-                raise forms.ValidationError(lockout_message(self.retry_after), code="locked")
-            cleaned = super().clean()  # authenticates; a wrong password raises
-            login_succeeded(username=username)
-            return cleaned
-        return super().clean()
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = authenticate_limited(
+                    request=self.request, username=username, password=password
+                )
+            except LoginLocked as locked:
+                self.retry_after = locked.retry_after
+                raise forms.ValidationError(str(locked), code="locked") from None
+            except LoginFailed:
+                raise self.get_invalid_login_error() from None
+            self.confirm_login_allowed(self.user_cache)  # the admin's form: staff only
+        return self.cleaned_data
 
 
 class LimitedAuthenticationForm(LoginLimitMixin, AuthenticationForm):

@@ -85,6 +85,92 @@ def test_it_answers_server_errors_under_the_api_with_json(rf):
     assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
 
 
+# --- 400 and 403 raised by Django itself, before or outside DRF -------------------------------
+
+
+def assert_json_error(response, status: int) -> dict:
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+def test_it_answers_too_many_form_fields_under_the_api_with_json(client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    fields = {f"f{i}": "x" for i in range(11)}
+
+    api = client.post("/api/v1/auth/token/", fields)
+    page = client.post("/accounts/login/", fields)
+
+    assert assert_json_error(api, 400) == {"detail": "Too many fields in the request."}
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("username=" + "x" * 200 + "&password=p", "application/x-www-form-urlencoded"),
+        ('{"username": "' + "x" * 200 + '", "password": "p"}', "application/json"),
+    ],
+)
+def test_it_answers_an_oversized_body_under_the_api_with_json(client, settings, body, content_type):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+
+    api = client.post("/api/v1/auth/token/", body, content_type=content_type)
+
+    assert assert_json_error(api, 400) == {"detail": "The request body is too large."}
+    if content_type.endswith("urlencoded"):  # the page reads a form body only
+        page = client.post("/accounts/login/", body, content_type=content_type)
+        assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/spaces/", "/api/v1/no-such-thing/", "/api/schema/"])
+def test_it_answers_a_disallowed_host_under_the_api_with_json(client, path):
+    response = client.get(path, HTTP_HOST="evil.example")
+
+    body = assert_json_error(response, 400)
+    assert body == {"detail": "Invalid Host header."}  # never echoes the header or the settings
+    page = client.get("/", HTTP_HOST="evil.example")
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.urls("tests.api.plain_view_urls")
+def test_it_answers_a_csrf_failure_under_the_api_with_json(settings):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+
+    api = client.post("/api/plain/", {"a": "1"})
+    page = client.post("/plain/", {"a": "1"})
+
+    assert assert_json_error(api, 403)["detail"].startswith("CSRF Failed: ")
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.urls("tests.api.plain_view_urls")
+def test_it_answers_permission_denied_under_the_api_with_json(client):
+    api = client.get("/api/forbidden/")
+    page = client.get("/forbidden/")
+
+    assert assert_json_error(api, 403) == {
+        "detail": "You do not have permission to perform this action."
+    }
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
+
+
+def test_the_error_handlers_are_wired_for_the_site():
+    from django.conf import settings
+    from django.urls import get_resolver
+
+    from arena import api_support
+
+    resolver = get_resolver()
+    assert resolver.resolve_error_handler(400) is api_support.bad_request
+    assert resolver.resolve_error_handler(403) is api_support.permission_denied
+    assert settings.CSRF_FAILURE_VIEW == "arena.api_support.csrf_failure"
+
+
 def test_it_answers_a_bare_validation_error_as_an_object():
     from rest_framework.exceptions import ValidationError
 
