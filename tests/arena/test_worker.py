@@ -115,7 +115,10 @@ def test_it_settles_exactly_once_after_a_worker_is_killed_mid_settlement(
         settler = start_worker(tmp_path, queues="default")
         worker_env.append(settler)
         wait_for(lambda: "arena.settle_match" in settler.log(), 60, "the settle task to start")
-        wait_for(task_blocked, 60, "the settle task to block inside its transaction")
+        try:
+            wait_for(task_blocked, 120, "the settle task to block inside its transaction")
+        except AssertionError as exc:  # say what the worker did instead
+            raise AssertionError(f"{exc}\n--- settler log ---\n{settler.log()[-3000:]}") from None
         time.sleep(0.5)
         settler.kill()
     # The killed transaction left nothing: still settling, nothing paid.
