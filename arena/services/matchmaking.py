@@ -1,6 +1,6 @@
 """The matchmaker: groups waiting entries into matches.
 
-Rules (DESIGN.md, issue 3):
+Rules:
 - a match is ``space.agents_per_match`` entries of one space and one fee tier;
 - never two agents of one owner in a match (the ``seat_unique_owner`` constraint backs this);
 - nearest ratings first: the longest-waiting entry anchors a match and picks the waiting entries
