@@ -4,22 +4,8 @@ documents the answers the views really give."""
 from __future__ import annotations
 
 import pytest
-import yaml
-from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api(alice):
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
-
-
-@pytest.fixture
-def schema(client):
-    return yaml.safe_load(client.get("/api/schema/").content)
 
 
 @pytest.mark.parametrize("path", ["/api/v1/agents/", "/api/v1/spaces/", "/api/v1/transfers"])

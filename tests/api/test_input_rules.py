@@ -7,25 +7,11 @@ from __future__ import annotations
 
 import jsonschema_rs
 import pytest
-import yaml
-from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
 HASH = "0x" + "ab" * 32
 ADDRESS = "0x" + "11" * 20
-
-
-@pytest.fixture
-def api(alice):
-    client = APIClient()
-    client.force_authenticate(alice)
-    return client
-
-
-@pytest.fixture
-def schema(client):
-    return yaml.safe_load(client.get("/api/schema/").content)
 
 
 def request_schema(schema: dict, name: str):
