@@ -8,7 +8,12 @@ class JudgeError(ValueError):
 
 
 class JudgeConfigError(JudgeError):
-    """A judge panel config is malformed: unknown kind, missing or bad parameter."""
+    """A judge panel config is malformed: unknown kind, missing or bad parameter. ``messages``
+    holds one message per problem, each naming the judge and the field."""
+
+    def __init__(self, *messages: str):
+        super().__init__("; ".join(messages))
+        self.messages = list(messages)
 
 
 class JudgeRunError(JudgeError):

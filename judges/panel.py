@@ -1,13 +1,14 @@
 """A space's judge panel: run every judge on a match's answers and turn their points into one
 ranking with ties.
 
-Combination rule: each judge's points are normalised to [0, 1] (points / the most one answer can
-get from that judge: 1 for a verifier, the number of tests for a verifier in mode tests, ``N - 1``
-pairs for a pairwise judge), multiplied by the judge's ``weight`` (integer 1..100, default 1) and
-summed. Answers are ranked by that total, highest first, in competition style ("1224"): equal
-totals share the best of their places and the next total skips as many places as were shared. The
-arithmetic is exact (fractions), so equal totals are equal and the ranking is deterministic for
-given judge outputs.
+What a panel may hold is ``judges.config``. Combination rule: each judge's points are
+normalised to [0, 1] (points / the most one answer can get from that judge: 1 for a verifier,
+the number of tests for a verifier in mode tests, ``N - 1`` pairs for a pairwise judge),
+multiplied by the judge's ``weight`` (integer 1..100, default 1) and summed. Answers are ranked
+by that total, highest first, in competition style ("1224"): equal totals share the best of
+their places and the next total skips as many places as were shared. The arithmetic is exact
+(fractions), so equal totals are equal and the ranking is deterministic for given
+judge outputs.
 
 With equal weights, a verifier plus a pairwise judge never ranks a wrong answer above a correct
 one, but may tie them (a correct answer losing every pair: 1 + 0; a wrong one winning every pair:
@@ -22,11 +23,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from judges.errors import JudgeConfigError, JudgeRunError
-from judges.kinds import JudgeContext, VerdictData, judge_class
-from judges.kinds.base import LabelProbabilities, is_int
+from judges.config import parse_panel
+from judges.errors import JudgeRunError
+from judges.kinds import KINDS, JudgeContext, VerdictData
+from judges.kinds.base import LabelProbabilities
 
-MAX_JUDGES = 8
 MAX_ANSWERS = 64
 
 
@@ -35,32 +36,6 @@ class PanelOutcome:
     ranks: list[int]  # per answer, 1 = best, ties share a rank
     verdicts: list[VerdictData]  # one per judge, in panel order
     totals: list[float]  # the combined score per answer the ranks come from
-
-
-def normalize_panel(panel_config: Any) -> list[dict[str, Any]]:
-    """The canonical panel config, or JudgeConfigError naming the judge and what is wrong."""
-    if not isinstance(panel_config, list) or not panel_config:
-        raise JudgeConfigError("judge_panel must be a non-empty list of judge configs")
-    if len(panel_config) > MAX_JUDGES:
-        raise JudgeConfigError(f"judge_panel: at most {MAX_JUDGES} judges")
-    return [
-        normalize_judge(config, where=f"judge_panel[{i}]") for i, config in enumerate(panel_config)
-    ]
-
-
-def normalize_judge(config: Any, *, where: str = "judge") -> dict[str, Any]:
-    if not isinstance(config, dict):
-        raise JudgeConfigError(f"{where} must be a JSON object with a kind")
-    try:
-        out = judge_class(config.get("kind")).normalize_config(config)
-        if "weight" in config:
-            weight = config["weight"]
-            if not is_int(weight) or not 1 <= weight <= 100:
-                raise JudgeConfigError(f"weight must be an integer from 1 to 100, not {weight!r}")
-            out["weight"] = weight
-    except JudgeConfigError as exc:
-        raise JudgeConfigError(f"{where}: {exc}") from None
-    return out
 
 
 def competition_ranks(totals: list[Any]) -> list[int]:
@@ -83,7 +58,7 @@ def run_panel(
     ``tests`` are the prompt's test snippets, for a verifier in mode tests.
     Raises JudgeConfigError for a bad panel, JudgeRunError when a judge cannot judge this input.
     """
-    panel = normalize_panel(panel_config)
+    panel = parse_panel(panel_config)
     if not answers:
         raise JudgeRunError("there are no answers to judge")
     if len(answers) > MAX_ANSWERS:
@@ -99,22 +74,23 @@ def run_panel(
     totals = [Fraction(0)] * len(answers)
     verdicts = []
     for index, config in enumerate(panel):
-        judge = judge_class(config["kind"])(config, context=context)
+        judge = KINDS[config.kind](config, context=context)
         result = judge.judge(prompt_text=prompt_text, reference=reference or "", answers=answers)
         if len(result.points) != len(answers):
             raise JudgeRunError(
-                f"judge_panel[{index}] ({config['kind']}) scored {len(result.points)} answers, "
+                f"judge_panel[{index}] ({config.kind}) scored {len(result.points)} answers, "
                 f"not {len(answers)}"
             )
         max_points = Fraction(result.max_points)
         scores = [Fraction(p) / max_points if max_points else Fraction(0) for p in result.points]
-        weight = config.get("weight", 1)
-        totals = [total + weight * score for total, score in zip(totals, scores, strict=True)]
+        totals = [
+            total + config.weight * score for total, score in zip(totals, scores, strict=True)
+        ]
         verdicts.append(
             VerdictData(
-                judge_kind=config["kind"],
+                judge_kind=config.kind,
                 index=index,
-                config=config,
+                config=config.canonical(),
                 points=[float(p) for p in result.points],
                 max_points=float(result.max_points),
                 scores=[float(s) for s in scores],

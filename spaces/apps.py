@@ -1,10 +1,10 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from spaces.permissions import grant_creator_permissions
+
 
 def _grant_creator_permissions(sender, **kwargs) -> None:
-    from spaces.permissions import grant_creator_permissions
-
     grant_creator_permissions()
 
 

@@ -12,12 +12,19 @@ It also registers what must happen when a space closes (its waiting entries get 
 back); ``space_set_status`` runs those callbacks inside its transaction, so a failure rolls the
 close back. And it reports what is in play in a space (waiting entries, unfinished matches), which
 keeps a creator from changing the economics those were entered under.
+
+The judges app owns what a judge panel may hold. It registers the one checker spaces runs on a
+space's ``judge_panel`` (``register_judge_panel_checker``, from ``JudgesConfig.ready()``); without
+it no panel can be checked, and ``judge_panel_checker()`` refuses loudly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from spaces.models import Space
@@ -78,3 +85,43 @@ def space_in_play(space: Space) -> list[str]:
     for provider in _in_play:
         lines.extend(provider(space))
     return lines
+
+
+# The judge panel: its checks belong to the judges app, which spaces does not import.
+
+
+@dataclass(frozen=True)
+class JudgeNeeds:
+    """What one judge of a panel needs on every prompt."""
+
+    index: int  # its place in the panel
+    label: str  # the judge in words: "verifier in mode numeric"
+    reference: bool  # a reference answer
+    tests: bool  # tests (Python snippets run on the answer's code)
+
+
+class JudgePanelChecker(Protocol):
+    def normalize(self, panel: Any) -> list[dict[str, Any]]:
+        """The panel to store (defaults filled in), or django ValidationError with one message
+        per problem, naming the judge and the field."""
+
+    def needs(self, panel: list[dict[str, Any]]) -> list[JudgeNeeds]:
+        """What each judge of a stored panel needs on every prompt."""
+
+
+_judge_panel_checker: JudgePanelChecker | None = None
+
+
+def register_judge_panel_checker(checker: JudgePanelChecker) -> None:
+    """Install the one checker of judge panels (a second call replaces it)."""
+    global _judge_panel_checker
+    _judge_panel_checker = checker
+
+
+def judge_panel_checker() -> JudgePanelChecker:
+    if _judge_panel_checker is None:
+        raise ImproperlyConfigured(
+            "no judge panel checker is registered: the judges app registers it in "
+            "JudgesConfig.ready(); is it in INSTALLED_APPS?"
+        )
+    return _judge_panel_checker

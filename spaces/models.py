@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from spaces import validation
+from spaces.prompt_bank import MAX_PROMPT_CHARS, MAX_REFERENCE_CHARS
 
 MIN_AGENTS_PER_MATCH = 2
 MAX_AGENTS_PER_MATCH = 8
@@ -147,23 +148,13 @@ class Space(models.Model):
                 f"{MAX_TOTAL_RAKE_BPS} bps ({MAX_TOTAL_RAKE_BPS / 100:g}% of the pot)"
             )
         if "judge_panel" not in errors:
-            kinds = {j["kind"] for j in self.judge_panel}
-            needs_ref = kinds & validation.REFERENCE_JUDGE_KINDS
-            if self.task_kind == self.TaskKind.VERIFIABLE and not needs_ref:
-                errors.setdefault("judge_panel", []).append(
-                    "a verifiable space needs a verifier in its judge panel"
-                )
-            if self.task_kind == self.TaskKind.OPEN and needs_ref:
-                errors.setdefault("judge_panel", []).append(
-                    f"{', '.join(sorted(needs_ref))} judges need reference answers (or tests): "
-                    "use them in a verifiable space"
-                )
-            runs_tests = any(validation.runs_tests(j) for j in self.judge_panel)
-            if runs_tests and "rules" not in errors and self.rules["answer_format"] == "number":
-                errors.setdefault("rules", []).append(
-                    "a verifier in mode tests runs the answer as Python code: use answer_format "
-                    "free (or single_line for one-liners), not number"
-                )
+            fit = validation.panel_fit_problems(
+                needs=validation.judge_panel_needs(self.judge_panel),
+                task_kind=self.task_kind,
+                answer_format=None if "rules" in errors else self.rules["answer_format"],
+            )
+            for field, problem in fit:
+                errors.setdefault(field, []).append(problem)
         if self.pk and "rules" not in errors:
             problem = self.prompt_bank_problem(
                 judge_panel=self.judge_panel if "judge_panel" not in errors else None
@@ -177,6 +168,7 @@ class Space(models.Model):
         """Why the prompts already stored no longer fit this space's kind, answer format and
         (when given) judge panel: a verifier needs a reference answer on every prompt, a
         verifier in mode tests needs tests on every prompt."""
+        needs = validation.judge_panel_needs(judge_panel)
         rows = self.prompts.values_list("id", "reference", "tests").iterator()
         for prompt_id, reference, tests in rows:
             problem = validation.prompt_problem(
@@ -184,7 +176,7 @@ class Space(models.Model):
                 tests=tests or [],
                 task_kind=self.task_kind,
                 answer_format=self.rule("answer_format"),
-                judge_panel=judge_panel,
+                needs=needs,
             )
             if problem:
                 return f"prompt #{prompt_id} does not fit: {problem}"
@@ -267,8 +259,6 @@ class Prompt(models.Model):
 
     def clean(self) -> None:
         # The same checks as an uploaded row, for prompts added one at a time (admin, services).
-        from spaces.prompt_bank import MAX_PROMPT_CHARS, MAX_REFERENCE_CHARS
-
         errors: dict[str, list[str]] = {}
         self.text = (self.text or "").strip()
         self.reference = (self.reference or "").strip()
@@ -284,15 +274,16 @@ class Prompt(models.Model):
             errors["tests"] = exc.messages
         if self.space_id is not None:
             space = self.space
+            needs = validation.judge_panel_needs(space.judge_panel)
             problem = "tests" not in errors and validation.prompt_problem(
                 reference=self.reference,
                 tests=self.tests,
                 task_kind=space.task_kind,
                 answer_format=space.rule("answer_format"),
-                judge_panel=space.judge_panel,
+                needs=needs,
             )
             if problem:
-                lacks_tests = not self.tests and any(map(validation.runs_tests, space.judge_panel))
+                lacks_tests = not self.tests and any(need.tests for need in needs)
                 field = "tests" if lacks_tests else "reference"
                 errors.setdefault(field, []).append(problem)
             if "text" not in errors:

@@ -214,6 +214,7 @@ class ImportResult:
 def _check_rows(space: Space, rows: list[prompt_bank.BankRow]) -> list[RowError]:
     errors: list[RowError] = []
     answer_format = space.rule("answer_format")
+    needs = validation.judge_panel_needs(space.judge_panel)
     existing = set(space.prompts.values_list("text_sha256", flat=True))
     if len(existing) + len(rows) > MAX_PROMPTS_PER_SPACE:
         errors.append(RowError(0, f"a space holds at most {MAX_PROMPTS_PER_SPACE} prompts"))
@@ -231,7 +232,7 @@ def _check_rows(space: Space, rows: list[prompt_bank.BankRow]) -> list[RowError]
             tests=list(row.tests),
             task_kind=space.task_kind,
             answer_format=answer_format,
-            judge_panel=space.judge_panel,
+            needs=needs,
         )
         if problem:
             errors.append(RowError(row.row, problem))

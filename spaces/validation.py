@@ -3,18 +3,21 @@
 
 Each ``normalize_*`` takes what a creator typed (admin form, API body, seed data) and returns the
 canonical value to store, or raises ``django.core.exceptions.ValidationError`` saying what is wrong.
-They are plain functions so that model ``clean()``, services and forms share one definition.
+They are plain functions so that model ``clean()``, services and forms share one definition. The
+judge panel's checks are the judges app's, reached through ``spaces.hooks.judge_panel_checker``.
 """
 
 from __future__ import annotations
 
-import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from spaces import hooks
+from spaces.hooks import JudgeNeeds
 
 # --- rules ----------------------------------------------------------------------------------
 
@@ -118,123 +121,56 @@ def normalize_payout_shares(value: Any) -> list[str]:
 
 
 # --- judge panel -----------------------------------------------------------------------------
-
-VERIFIER_MODES = ("exact", "numeric", "regex", "tests")
-TESTS_MODE = "tests"  # a verifier that runs the prompt's tests on the answer's code
-MAX_TEST_TIMEOUT_S = 10
-MAX_JUDGES = 8
-MAX_PATTERN_CHARS = 500
-MAX_INSTRUCTIONS_CHARS = 2000
-COMMON_JUDGE_KEYS = {"kind", "weight"}
-
-JudgeValidator = Callable[[dict[str, Any], str], dict[str, Any]]
-
-
-def _check_keys(config: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(config) - allowed - COMMON_JUDGE_KEYS)
-    if unknown:
-        raise ValidationError(f"{where}: unknown key(s) {', '.join(unknown)}")
-
-
-def _verifier(config: dict[str, Any], where: str) -> dict[str, Any]:
-    _check_keys(config, {"mode", "tolerance", "pattern", "case_sensitive", "timeout_s"}, where)
-    mode = config.get("mode")
-    if mode not in VERIFIER_MODES:
-        raise ValidationError(
-            f"{where}: verifier mode must be one of {', '.join(VERIFIER_MODES)}, not {mode!r}"
-        )
-    out: dict[str, Any] = {"kind": "verifier", "mode": mode}
-    if mode == "numeric":
-        tolerance = parse_decimal(config.get("tolerance", "0"), f"{where}: tolerance")
-        if tolerance < 0:
-            raise ValidationError(f"{where}: tolerance must be >= 0")
-        out["tolerance"] = str(tolerance)
-    elif "tolerance" in config:
-        raise ValidationError(f"{where}: tolerance only applies to mode numeric")
-    if mode == "regex":
-        pattern = config.get("pattern")
-        if not isinstance(pattern, str) or not pattern:
-            raise ValidationError(f"{where}: a regex verifier needs a pattern string")
-        if len(pattern) > MAX_PATTERN_CHARS:
-            raise ValidationError(f"{where}: pattern at most {MAX_PATTERN_CHARS} characters")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValidationError(f"{where}: pattern does not compile: {exc}") from None
-        out["pattern"] = pattern
-    elif "pattern" in config:
-        raise ValidationError(f"{where}: pattern only applies to mode regex")
-    if "case_sensitive" in config:
-        if mode != "exact" or not isinstance(config["case_sensitive"], bool):
-            raise ValidationError(f"{where}: case_sensitive is a true/false for mode exact")
-        out["case_sensitive"] = config["case_sensitive"]
-    if mode == TESTS_MODE:
-        timeout = config.get("timeout_s", 2)
-        if not _is_int(timeout) or not 1 <= timeout <= MAX_TEST_TIMEOUT_S:
-            raise ValidationError(
-                f"{where}: timeout_s must be a whole number of seconds from 1 to "
-                f"{MAX_TEST_TIMEOUT_S}, not {timeout!r}"
-            )
-        out["timeout_s"] = timeout
-    elif "timeout_s" in config:
-        raise ValidationError(f"{where}: timeout_s only applies to mode tests")
-    return out
-
-
-def _pairwise_llm(config: dict[str, Any], where: str) -> dict[str, Any]:
-    _check_keys(config, {"instructions"}, where)
-    out: dict[str, Any] = {"kind": "pairwise-llm"}
-    if "instructions" in config:
-        text = config["instructions"]
-        if not isinstance(text, str) or len(text) > MAX_INSTRUCTIONS_CHARS:
-            raise ValidationError(
-                f"{where}: instructions must be a string of at most {MAX_INSTRUCTIONS_CHARS} chars"
-            )
-        out["instructions"] = text
-    return out
-
-
-# Judge kinds that need a reference answer on every prompt (or, for a verifier in mode tests,
-# tests on every prompt); they only fit verifiable spaces.
-REFERENCE_JUDGE_KINDS = {"verifier"}
-_JUDGE_KINDS: dict[str, JudgeValidator] = {"verifier": _verifier, "pairwise-llm": _pairwise_llm}
-
-
-def register_judge_kind(kind: str, validator: JudgeValidator, *, needs_reference: bool = False):
-    """Let the judges app declare more kinds (it may import spaces; spaces never imports it).
-    ``validator(config, where)`` returns the normalized config or raises ValidationError."""
-    _JUDGE_KINDS[kind] = validator
-    if needs_reference:
-        REFERENCE_JUDGE_KINDS.add(kind)
-
-
-def judge_kinds() -> list[str]:
-    return sorted(_JUDGE_KINDS)
+# What a panel may hold is the judges app's: it registers the one checker (spaces.hooks).
 
 
 def normalize_judge_panel(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not value:
-        raise ValidationError("judge_panel must be a non-empty list of judge configs")
-    if len(value) > MAX_JUDGES:
-        raise ValidationError(f"judge_panel: at most {MAX_JUDGES} judges")
-    panel = []
-    for i, config in enumerate(value):
-        where = f"judge_panel[{i}]"
-        if not isinstance(config, dict):
-            raise ValidationError(f"{where} must be a JSON object with a kind")
-        kind = config.get("kind")
-        if kind not in _JUDGE_KINDS:
-            raise ValidationError(
-                f"{where}: unknown judge kind {kind!r}; known: {', '.join(judge_kinds())}"
+    """The panel to store, or ValidationError naming the judge and the field."""
+    return hooks.judge_panel_checker().normalize(value)
+
+
+def judge_panel_needs(judge_panel: list[dict[str, Any]] | None) -> list[JudgeNeeds]:
+    """What each judge of a stored panel needs on every prompt; none for no panel."""
+    return hooks.judge_panel_checker().needs(judge_panel) if judge_panel else []
+
+
+def _named(needs: list[JudgeNeeds]) -> str:
+    return ", ".join(f"judge_panel[{need.index}] ({need.label})" for need in needs)
+
+
+def panel_fit_problems(
+    *, needs: Sequence[JudgeNeeds], task_kind: str, answer_format: str | None
+) -> list[tuple[str, str]]:
+    """Why a panel (what its judges ``needs``) does not fit its space's task kind and answer
+    format (None: unknown), as (field, message) pairs."""
+    checking = [need for need in needs if need.reference or need.tests]
+    problems = []
+    if task_kind == "verifiable" and not checking:
+        problems.append(
+            (
+                "judge_panel",
+                "a verifiable space needs a verifier (a judge that checks reference answers "
+                "or tests) in its judge panel",
             )
-        out = _JUDGE_KINDS[kind](config, where)
-        if "weight" in config:
-            weight = config["weight"]
-            if not _is_int(weight) or not 1 <= weight <= 100:
-                raise ValidationError(f"{where}: weight must be an integer from 1 to 100")
-            out["weight"] = weight
-        panel.append(out)
-    return panel
+        )
+    if task_kind == "open" and checking:
+        problems.append(
+            (
+                "judge_panel",
+                "judges that need reference answers (or tests) belong in a verifiable space: "
+                f"{_named(checking)}",
+            )
+        )
+    testing = [need for need in needs if need.tests]
+    if testing and answer_format == "number":
+        problems.append(
+            (
+                "rules",
+                f"judges that run tests run the answer as Python code ({_named(testing)}): "
+                "use answer_format free (or single_line for one-liners), not number",
+            )
+        )
+    return problems
 
 
 # --- prompts ----------------------------------------------------------------------------------
@@ -300,31 +236,17 @@ def reference_problem(
     return None
 
 
-def runs_tests(config: Any) -> bool:
-    """Whether a judge config is a verifier in mode tests."""
-    return (
-        isinstance(config, dict)
-        and config.get("kind") in REFERENCE_JUDGE_KINDS
-        and config.get("mode") == TESTS_MODE
-    )
-
-
-def panel_problem(*, judge_panel: Any, reference: str, tests: list[str]) -> str | None:
-    """Why a prompt lacks what the space's judges need (a verifier in mode tests: tests; any other
-    verifier: a reference answer), or None."""
-    for i, config in enumerate(judge_panel if isinstance(judge_panel, list) else []):
-        if not isinstance(config, dict) or config.get("kind") not in REFERENCE_JUDGE_KINDS:
-            continue
-        if runs_tests(config):
-            if not tests:
-                return (
-                    f"judge_panel[{i}] is a verifier in mode tests: every prompt needs tests "
-                    '(a list of Python snippets such as "assert add(2, 3) == 5")'
-                )
-        elif not reference.strip():
-            mode = f" in mode {config['mode']}" if config.get("mode") else ""
+def panel_problem(*, needs: Sequence[JudgeNeeds], reference: str, tests: list[str]) -> str | None:
+    """Why a prompt lacks what the space's judges need (``judge_panel_needs``), or None."""
+    for need in needs:
+        if need.tests and not tests:
             return (
-                f"judge_panel[{i}] is a {config['kind']}{mode}: every prompt needs a reference "
+                f"judge_panel[{need.index}] is a {need.label}: every prompt needs tests "
+                '(a list of Python snippets such as "assert add(2, 3) == 5")'
+            )
+        if need.reference and not reference.strip():
+            return (
+                f"judge_panel[{need.index}] is a {need.label}: every prompt needs a reference "
                 "answer"
             )
     return None
@@ -336,12 +258,11 @@ def prompt_problem(
     tests: list[str],
     task_kind: str,
     answer_format: str,
-    judge_panel: Any = None,
+    needs: Sequence[JudgeNeeds] = (),
 ) -> str | None:
-    """Why a prompt (reference and tests, already cleaned) does not fit its space, or None."""
-    return panel_problem(
-        judge_panel=judge_panel, reference=reference, tests=tests
-    ) or reference_problem(
+    """Why a prompt (reference and tests, already cleaned) does not fit its space (its kind,
+    answer format, and what its judges ``needs``), or None."""
+    return panel_problem(needs=needs, reference=reference, tests=tests) or reference_problem(
         reference=reference, task_kind=task_kind, answer_format=answer_format, has_tests=bool(tests)
     )
 

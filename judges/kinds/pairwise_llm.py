@@ -11,8 +11,9 @@ Two pairs need no model: identical answers (after trimming) tie, and a blank ans
 non-blank one. Points per answer: 1 per pair won, 1/2 per pair tied (Copeland with half points),
 out of ``len(answers) - 1``.
 
-Config: ``instructions`` (optional system prompt for the judge, replacing the default),
-``max_answer_chars`` (answers are cut to this many characters in the judge's prompt; default 2000).
+Config (``judges.config.PairwiseLLMConfig``): ``instructions`` (optional system prompt for the
+judge, replacing the default), ``max_answer_chars`` (answers are cut to this many characters in
+the judge's prompt; 100 to 20000, default 2000).
 """
 
 from __future__ import annotations
@@ -21,17 +22,11 @@ import math
 from itertools import combinations
 from typing import Any
 
-from judges.errors import JudgeConfigError, JudgeRunError
-from judges.kinds.base import Judge, JudgeResult, LabelProbabilities, check_keys, is_int
+from judges.config import PairwiseLLMConfig
+from judges.errors import JudgeRunError
+from judges.kinds.base import Judge, JudgeResult, LabelProbabilities
 
 LABELS = ["A", "B"]
-MAX_INSTRUCTIONS_CHARS = 2000
-DEFAULT_MAX_ANSWER_CHARS = 2000
-DEFAULT_INSTRUCTIONS = (
-    "You are a fair and strict judge. You compare two answers to the same task and decide "
-    "which one is better: more correct, more helpful, and closer to what the task asks. "
-    "Ignore the order in which the answers are shown. Reply with a single letter: A or B."
-)
 
 
 def default_label_probabilities(messages: list[dict], labels: list[str]) -> list[float]:
@@ -63,26 +58,8 @@ def build_messages(
 
 
 class PairwiseLLMJudge(Judge):
-    kind = "pairwise-llm"
-
-    @classmethod
-    def normalize_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        check_keys(config, {"instructions", "max_answer_chars"})
-        out: dict[str, Any] = {"kind": cls.kind}
-        if "instructions" in config:
-            text = config["instructions"]
-            if not isinstance(text, str) or not text.strip() or len(text) > MAX_INSTRUCTIONS_CHARS:
-                raise JudgeConfigError(
-                    f"instructions must be a non-empty string of at most "
-                    f"{MAX_INSTRUCTIONS_CHARS} chars"
-                )
-            out["instructions"] = text
-        if "max_answer_chars" in config:
-            limit = config["max_answer_chars"]
-            if not is_int(limit) or not 100 <= limit <= 20_000:
-                raise JudgeConfigError("max_answer_chars must be an integer from 100 to 20000")
-            out["max_answer_chars"] = limit
-        return out
+    Config = PairwiseLLMConfig
+    config: PairwiseLLMConfig
 
     @property
     def _label_probabilities(self) -> LabelProbabilities:
@@ -107,10 +84,10 @@ class PairwiseLLMJudge(Judge):
         if not a.strip() or not b.strip():
             return {"winner": "a" if a.strip() else "b", "by": "blank"}
         ask = {
-            "instructions": self.config.get("instructions", DEFAULT_INSTRUCTIONS),
+            "instructions": self.config.instructions,
             "prompt_text": prompt_text,
             "reference": reference,
-            "limit": self.config.get("max_answer_chars", DEFAULT_MAX_ANSWER_CHARS),
+            "limit": self.config.max_answer_chars,
         }
         ab = self._ask(build_messages(first=a, second=b, **ask))  # a shown as A
         ba = self._ask(build_messages(first=b, second=a, **ask))  # a shown as B

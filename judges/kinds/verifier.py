@@ -34,17 +34,11 @@ from typing import Any
 
 import regex
 
-from judges.errors import JudgeConfigError, JudgeRunError
+from judges.config import REFERENCE_SLOT, TESTS_MODE, VerifierConfig
+from judges.errors import JudgeRunError
 from judges.kinds import code_tests, numbers
-from judges.kinds.base import Judge, JudgeResult, check_keys, is_int, parse_decimal
+from judges.kinds.base import Judge, JudgeResult
 
-MODES = ("exact", "numeric", "regex", "tests")
-TESTS_MODE = "tests"
-DEFAULT_TIMEOUT_S = 2
-MAX_TIMEOUT_S = 10
-REGEX_MATCH = ("fullmatch", "search")
-REFERENCE_SLOT = "{reference}"
-MAX_PATTERN_CHARS = 500
 REGEX_TIMEOUT_S = 1.0
 
 
@@ -54,88 +48,18 @@ def normalize_text(text: str, *, case_sensitive: bool) -> str:
 
 
 class VerifierJudge(Judge):
-    kind = "verifier"
-    needs_reference = True
-
-    @classmethod
-    def normalize_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        check_keys(
-            config,
-            {
-                "mode",
-                "tolerance",
-                "rel_tolerance",
-                "pattern",
-                "match",
-                "case_sensitive",
-                "timeout_s",
-            },
-        )
-        mode = config.get("mode")
-        if mode not in MODES:
-            raise JudgeConfigError(f"verifier mode must be one of {', '.join(MODES)}, not {mode!r}")
-        out: dict[str, Any] = {"kind": cls.kind, "mode": mode}
-
-        if mode == "numeric":
-            for key in ("tolerance", "rel_tolerance"):
-                if key == "tolerance" or key in config:
-                    value = parse_decimal(config.get(key, "0"), key)
-                    if value < 0:
-                        raise JudgeConfigError(f"{key} must be >= 0, not {value}")
-                    out[key] = str(value)
-        else:
-            for key in ("tolerance", "rel_tolerance"):
-                if key in config:
-                    raise JudgeConfigError(f"{key} only applies to mode numeric")
-
-        if mode == "regex":
-            pattern = config.get("pattern")
-            if not isinstance(pattern, str) or not pattern:
-                raise JudgeConfigError("a regex verifier needs a pattern string")
-            if len(pattern) > MAX_PATTERN_CHARS:
-                raise JudgeConfigError(f"pattern: at most {MAX_PATTERN_CHARS} characters")
-            try:
-                regex.compile(pattern.replace(REFERENCE_SLOT, "x"), regex.VERSION0)
-            except regex.error as exc:
-                raise JudgeConfigError(f"pattern does not compile: {exc}") from None
-            out["pattern"] = pattern
-            if "match" in config:
-                if config["match"] not in REGEX_MATCH:
-                    raise JudgeConfigError(
-                        f"match must be one of {', '.join(REGEX_MATCH)}, not {config['match']!r}"
-                    )
-                out["match"] = config["match"]
-        else:
-            for key in ("pattern", "match"):
-                if key in config:
-                    raise JudgeConfigError(f"{key} only applies to mode regex")
-
-        if "case_sensitive" in config:
-            if mode != "exact" or not isinstance(config["case_sensitive"], bool):
-                raise JudgeConfigError("case_sensitive is a true/false for mode exact")
-            out["case_sensitive"] = config["case_sensitive"]
-
-        if mode == TESTS_MODE:
-            timeout = config.get("timeout_s", DEFAULT_TIMEOUT_S)
-            if not is_int(timeout) or not 1 <= timeout <= MAX_TIMEOUT_S:
-                raise JudgeConfigError(
-                    f"timeout_s must be a whole number of seconds from 1 to {MAX_TIMEOUT_S}, "
-                    f"not {timeout!r}"
-                )
-            out["timeout_s"] = timeout
-        elif "timeout_s" in config:
-            raise JudgeConfigError("timeout_s only applies to mode tests")
-        return out
+    Config = VerifierConfig
+    config: VerifierConfig
 
     def judge(self, *, prompt_text: str, reference: str, answers: list[str]) -> JudgeResult:
-        if self.config["mode"] == TESTS_MODE:
+        if self.config.mode == TESTS_MODE:
             return self._tests(answers)
         check = {"exact": self._exact, "numeric": self._numeric, "regex": self._regex}
-        checks = check[self.config["mode"]](reference, answers)
+        checks = check[self.config.mode](reference, answers)
         return JudgeResult(
             points=[1.0 if c["correct"] else 0.0 for c in checks],
             max_points=1.0,
-            details={"mode": self.config["mode"], "answers": checks},
+            details={"mode": self.config.mode, "answers": checks},
         )
 
     @staticmethod
@@ -157,7 +81,7 @@ class VerifierJudge(Judge):
     # --- modes ---------------------------------------------------------------------------------
 
     def _exact(self, reference: str, answers: list[str]) -> list[dict[str, Any]]:
-        case_sensitive = self.config.get("case_sensitive", False)
+        case_sensitive = self.config.case_sensitive
         expected = normalize_text(reference, case_sensitive=case_sensitive)
         if not expected:
             raise JudgeRunError("an exact verifier needs a non-empty reference answer")
@@ -174,8 +98,8 @@ class VerifierJudge(Judge):
         if expected is None:
             raise JudgeRunError(f"the reference answer {reference[:80]!r} has no number")
         allowed = max(
-            Fraction(self.config["tolerance"]),
-            Fraction(self.config.get("rel_tolerance", "0")) * abs(expected),
+            Fraction(self.config.tolerance),
+            Fraction(self.config.rel_tolerance) * abs(expected),
         )
         out = []
         for answer in answers:
@@ -195,9 +119,9 @@ class VerifierJudge(Judge):
     def _regex(self, reference: str, answers: list[str]) -> list[dict[str, Any]]:
         # "{reference}" in the pattern stands for this prompt's reference, escaped, so one
         # space-wide pattern such as r"(?i).*\b{reference}\b.*" checks every prompt's answer.
-        pattern = self.config["pattern"].replace(REFERENCE_SLOT, regex.escape(reference.strip()))
+        pattern = self.config.pattern.replace(REFERENCE_SLOT, regex.escape(reference.strip()))
         compiled = regex.compile(pattern, regex.VERSION0)
-        match = getattr(compiled, self.config.get("match", "fullmatch"))
+        match = getattr(compiled, self.config.match)
         out = []
         for answer in answers:
             try:
@@ -217,7 +141,7 @@ class VerifierJudge(Judge):
         codes = [code_tests.extract_code(answer) for answer in answers]
         # Blank code fails every test without starting a process.
         jobs = [(code, test) for code, _ in codes if code.strip() for test in tests]
-        runs = iter(code_tests.run_jobs(jobs, timeout_s=self.config["timeout_s"]))
+        runs = iter(code_tests.run_jobs(jobs, timeout_s=self.config.timeout_s))
         points, checks = [], []
         for code, source in codes:
             if code.strip():
@@ -241,7 +165,7 @@ class VerifierJudge(Judge):
             details={
                 "mode": TESTS_MODE,
                 "tests": len(tests),
-                "timeout_s": self.config["timeout_s"],
+                "timeout_s": self.config.timeout_s,
                 "answers": checks,
             },
         )

@@ -6,14 +6,15 @@ import itertools
 
 import pytest
 
+from agents.models import Agent, BaseModel
+from spaces.economics import PLATFORM
+from spaces.services import space_create
+
 _names = itertools.count(1)
 
 
 @pytest.fixture
 def space(carol):
-    from spaces.economics import PLATFORM
-    from spaces.services import space_create
-
     return space_create(
         creator=carol,
         actor=PLATFORM,
@@ -29,9 +30,6 @@ def space(carol):
 
 @pytest.fixture
 def other_space(carol):
-    from spaces.economics import PLATFORM
-    from spaces.services import space_create
-
     return space_create(
         creator=carol,
         actor=PLATFORM,
@@ -45,8 +43,6 @@ def other_space(carol):
 
 @pytest.fixture
 def make_agent(db, django_user_model):
-    from agents.models import Agent, BaseModel
-
     base = BaseModel.objects.create(name="tiny-test", path="/nonexistent/tiny")
 
     def make(name: str | None = None):

@@ -6,6 +6,7 @@ import pytest
 
 from judges.errors import JudgeConfigError, JudgeRunError
 from judges.kinds import VerifierJudge
+from judges.panel import run_panel
 
 
 def verify(config: dict, reference: str, answers: list[str]) -> list[float]:
@@ -158,12 +159,10 @@ def test_it_refuses_a_bad_config_with_a_clear_error(config, message):
 
 def test_it_normalises_its_config():
     judge = VerifierJudge({"kind": "verifier", "mode": "numeric", "tolerance": " 0.50 "})
-    assert judge.config == {"kind": "verifier", "mode": "numeric", "tolerance": "0.50"}
+    assert judge.config.canonical() == {"kind": "verifier", "mode": "numeric", "tolerance": "0.50"}
 
 
 def test_it_substitutes_the_escaped_reference_into_a_regex_pattern():
-    from judges.panel import run_panel
-
     outcome = run_panel(
         panel_config=[
             {
@@ -181,8 +180,6 @@ def test_it_substitutes_the_escaped_reference_into_a_regex_pattern():
 
 
 def test_it_escapes_regex_characters_in_the_reference():
-    from judges.panel import run_panel
-
     outcome = run_panel(
         panel_config=[
             {

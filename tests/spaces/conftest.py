@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from arena.services.accounts import user_make_creator
 from spaces.economics import PLATFORM
 from spaces.models import Space
 from spaces.permissions import grant_creator_permissions
@@ -21,8 +22,6 @@ def creator_permissions(db):
 @pytest.fixture
 def dave(django_user_model):
     """A second space creator: carol must never see dave's spaces, nor he hers."""
-    from arena.services.accounts import user_make_creator
-
     user = django_user_model.objects.create_user("dave", "dave@example.com", "dave-pass-123")
     user_make_creator(user=user)
     return user

@@ -7,8 +7,10 @@ from django.apps import apps as global_apps
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
+from spaces.models import Space
 from spaces.permissions import CREATOR_PERMISSIONS, grant_creator_permissions
 from spaces.selectors import user_sees_all_spaces
+from tests.spaces.test_admin import space_form
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +39,6 @@ def test_it_treats_creators_as_owners_and_other_staff_as_managers(carol, staff, 
 
 @pytest.mark.urls("tests.spaces.urls")
 def test_it_lets_staff_add_a_space_for_a_creator(staff, carol):
-    from spaces.models import Space
-    from tests.spaces.test_admin import space_form
-
     client = Client()
     client.force_login(staff)
     assert client.get("/admin/spaces/space/add/").context["adminform"].form.initial["creator"]

@@ -12,6 +12,7 @@ from spaces.errors import PromptBankError
 from spaces.models import Prompt
 from spaces.prompt_bank import assign_split
 from spaces.services import prompt_bank_import, prompt_create
+from tests.spaces.conftest import LLM_PANEL, make_space
 
 pytestmark = pytest.mark.django_db
 
@@ -151,8 +152,6 @@ def test_it_refuses_prompts_the_space_already_has(math_space):
 
 
 def test_it_refuses_multi_line_references_in_a_single_line_space(carol):
-    from tests.spaces.conftest import LLM_PANEL, make_space
-
     space = make_space(
         carol,
         "oneliners",
@@ -165,8 +164,6 @@ def test_it_refuses_multi_line_references_in_a_single_line_space(carol):
 
 
 def test_it_splits_held_out_prompts_deterministically(carol):
-    from tests.spaces.conftest import LLM_PANEL, make_space
-
     texts = [f"Write a tweet about topic {i}" for i in range(400)]
     content = jsonl(*({"prompt": t} for t in texts))
     splits = []
@@ -202,8 +199,6 @@ def test_it_refuses_a_bad_held_out_fraction(writing_space):
 
 @pytest.fixture
 def code_space(carol):
-    from tests.spaces.conftest import make_space
-
     return make_space(
         carol,
         "code",

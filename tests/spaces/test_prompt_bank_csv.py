@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from spaces.errors import PromptBankError
 from spaces.models import Prompt
 from spaces.services import prompt_bank_import
+from tests.spaces.conftest import make_space
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.spaces.urls")]
 
@@ -194,8 +195,6 @@ def test_it_imports_multi_line_prompts_of_a_one_column_file(writing_space):
 
 @pytest.fixture
 def code_space(carol):
-    from tests.spaces.conftest import make_space
-
     return make_space(
         carol,
         "code",
