@@ -1,8 +1,9 @@
 """Agents, the base-model registry and adapter versions.
 
-Ranges live in one table (``RANGES``) that feeds both the field validators (for clear form and API
-errors) and the database CheckConstraints (so no code path, admin or shell, can store a value the
-inference and training code would choke on).
+Ranges live in one table (``RANGES``: the generation ranges of the inference layer plus the
+training ranges) that feeds both the field validators (for clear form and API errors) and the
+database CheckConstraints (so no code path, admin or shell, can store a value the inference and
+training code would choke on).
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-# field -> (min, max, min_inclusive). top_p and dropout have open ends where 0 makes no sense.
+from agents.inference.base import GENERATION_RANGES, AdapterRef, GenerationSettings
+
+# field -> (min, max, min_inclusive). Open ends where 0 makes no sense.
 RANGES: dict[str, tuple[float, float, bool]] = {
-    "temperature": (0.0, 2.0, True),  # 0 = greedy
-    "top_p": (0.0, 1.0, False),  # (0, 1]
-    "top_k": (0, 1000, True),  # 0 = off
-    "max_new_tokens": (1, 1024, True),
-    "repetition_penalty": (1.0, 2.0, True),
+    **GENERATION_RANGES,
     "lora_rank": (1, 256, True),
     "lora_alpha": (1, 1024, True),
     "lora_dropout": (0.0, 0.5, True),
@@ -195,9 +194,7 @@ class Agent(models.Model):
             if self.auto_fee_tier.space_id != self.auto_enter_space_id:
                 raise ValidationError({"auto_fee_tier": "this fee tier belongs to another space"})
 
-    def generation_settings(self):
-        from agents.inference.base import GenerationSettings
-
+    def generation_settings(self) -> GenerationSettings:
         return GenerationSettings(
             temperature=self.temperature,
             top_p=self.top_p,
@@ -206,7 +203,7 @@ class Agent(models.Model):
             repetition_penalty=self.repetition_penalty,
         )
 
-    def adapter_ref(self):
+    def adapter_ref(self) -> AdapterRef | None:
         """The current adapter as inference sees it, or None (base model only)."""
         return self.current_adapter.ref() if self.current_adapter_id else None
 
@@ -243,7 +240,5 @@ class AdapterVersion(models.Model):
     def directory(self) -> Path:
         return Path(default_storage.path(self.file.name)).parent
 
-    def ref(self):
-        from agents.inference.base import AdapterRef
-
+    def ref(self) -> AdapterRef:
         return AdapterRef(path=str(self.directory), sha256=self.sha256)

@@ -131,7 +131,7 @@ def make_adapters(model_dir: str, count: int, rank: int, out: Path):
 
     from agents.adapters import init_adapter
     from agents.inference import AdapterRef
-    from agents.inference.local.cache import ADAPTER_WEIGHTS, file_sha256
+    from agents.inference.base import ADAPTER_WEIGHTS, file_sha256
 
     refs = []
     for i in range(count):
@@ -215,6 +215,7 @@ def main() -> None:
 
     from agents.inference.local.backend import generate_batch
     from agents.inference.local.cache import ensure_adapters
+    from agents.model_store import DEFAULT_MODEL_NAME
 
     loaded, device, params = load_model(args)
     refs = make_adapters(loaded.path, max(args.n), args.rank, Path(tempfile.mkdtemp()))
@@ -250,7 +251,7 @@ def main() -> None:
         "device": torch.cuda.get_device_name(0)
         if device == "cuda"
         else f"cpu ({torch.get_num_threads()} threads)",
-        "model": f"random {args.config_size}" if args.random_weights else "SmolLM2-135M-Instruct",
+        "model": f"random {args.config_size}" if args.random_weights else DEFAULT_MODEL_NAME,
         "params": params,
         "dtype": str(next(loaded.base.parameters()).dtype).removeprefix("torch."),
         "new_tokens_per_row": args.new_tokens,

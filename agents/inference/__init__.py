@@ -1,21 +1,25 @@
 """Inference backends behind one interface; pick one with ``get_backend()``."""
 
 from agents.inference.base import (
+    GENERATION_RANGES,
     AdapterRef,
     GenerationRequest,
     GenerationResult,
     GenerationSettings,
     InferenceBackend,
     InferenceError,
+    InferenceUnavailable,
     get_backend,
 )
 
 __all__ = [
+    "GENERATION_RANGES",
     "AdapterRef",
     "GenerationRequest",
     "GenerationResult",
     "GenerationSettings",
     "InferenceBackend",
     "InferenceError",
+    "InferenceUnavailable",
     "get_backend",
 ]

@@ -6,15 +6,56 @@ A match asks for all its answers at once (``generate(requests)``), so a backend 
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+# A peft adapter directory's weights file; its sha256 is the adapter's identity everywhere.
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
 
 class InferenceError(ValueError):
     """Bad request or a backend failure, with a message fit to show a user or store on a job."""
+
+
+class InferenceUnavailable(Exception):
+    """The inference server could not be reached or kept failing (timeout, connection error, 5xx
+    or overload after the retries): transient, so the caller may try again later."""
+
+
+# The one home of the generation ranges: field -> (min, max, min_inclusive). GenerationSettings
+# checks them here; agents.models turns them into field validators and database constraints.
+GENERATION_RANGES: dict[str, tuple[float, float, bool]] = {
+    "temperature": (0.0, 2.0, True),  # 0 = greedy
+    "top_p": (0.0, 1.0, False),  # (0, 1]: 0 would keep no token
+    "top_k": (0, 1000, True),  # 0 = off
+    "max_new_tokens": (1, 1024, True),
+    "repetition_penalty": (1.0, 2.0, True),
+}
+INTEGER_SETTINGS = ("top_k", "max_new_tokens")
+
+
+def in_range(field: str, value: float) -> bool:
+    low, high, inclusive = GENERATION_RANGES[field]
+    return (low <= value if inclusive else low < value) and value <= high
+
+
+def range_text(field: str) -> str:
+    """``"(0, 1]"`` style text of a field's range, for error messages."""
+    low, high, inclusive = GENERATION_RANGES[field]
+    return f"{'[' if inclusive else '('}{low:g}, {high:g}]"
 
 
 @dataclass(frozen=True)
@@ -26,18 +67,16 @@ class GenerationSettings:
     repetition_penalty: float = 1.0
 
     def __post_init__(self) -> None:
-        # The same ranges the Agent model enforces; checked again here because requests also
-        # come from judges and benchmarks, not only from stored agents.
-        checks = [
-            (0.0 <= self.temperature <= 2.0, "temperature must be in [0, 2]"),
-            (0.0 < self.top_p <= 1.0, "top_p must be in (0, 1]"),
-            (0 <= self.top_k <= 1000, "top_k must be in [0, 1000]"),
-            (1 <= self.max_new_tokens <= 1024, "max_new_tokens must be in [1, 1024]"),
-            (1.0 <= self.repetition_penalty <= 2.0, "repetition_penalty must be in [1, 2]"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise InferenceError(message)
+        # Checked here as well as on the Agent model because requests also come from judges and
+        # benchmarks, not only from stored agents.
+        for field_name in GENERATION_RANGES:
+            value = getattr(self, field_name)
+            kind = int if field_name in INTEGER_SETTINGS else int | float
+            if isinstance(value, bool) or not isinstance(value, kind):
+                kind_name = "an integer" if field_name in INTEGER_SETTINGS else "a number"
+                raise InferenceError(f"{field_name} must be {kind_name}")
+            if not in_range(field_name, value):
+                raise InferenceError(f"{field_name} must be in {range_text(field_name)}")
 
     @property
     def greedy(self) -> bool:

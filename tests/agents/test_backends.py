@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -13,10 +14,12 @@ from agents.inference import (
     GenerationRequest,
     GenerationSettings,
     InferenceError,
+    InferenceUnavailable,
     get_backend,
 )
 from agents.inference.openai import OpenAIBackend
 from agents.inference.scripted import ScriptedBackend, use_script
+from agents.model_store import DEFAULT_MODEL_NAME
 
 ADAPTER = AdapterRef(path="/srv/adapters/a", sha256="ab" * 32)
 USER = [{"role": "user", "content": "Say hi"}]
@@ -73,10 +76,13 @@ class FakeVLLM:
     """A tiny server speaking the OpenAI chat-completions protocol, serving LoRA adapters by
     name the way vLLM does (unknown model -> 404 until /v1/load_lora_adapter loads it)."""
 
-    def __init__(self, base_name="SmolLM2-135M-Instruct"):
+    def __init__(self, base_name=DEFAULT_MODEL_NAME, *, failures=0, delay_s=0.0):
         self.models = {base_name}
         self.bodies: list[dict] = []
         self.loads: list[dict] = []
+        self.failures = failures  # answer this many chat completions with a 503 first
+        self.delay_s = delay_s  # wait this long before each answer
+        self.keys: list[str | None] = []  # the Authorization header of each request
         self.lock = threading.Lock()
         outer = self
 
@@ -90,10 +96,15 @@ class FakeVLLM:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up waiting (the timeout test)
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.keys.append(self.headers.get("Authorization"))
+                time.sleep(outer.delay_s)
                 if self.headers.get("Authorization") != "Bearer sekret":
                     return self._reply(401, {"error": {"message": "bad key"}})
                 if self.path == "/v1/load_lora_adapter":
@@ -105,6 +116,10 @@ class FakeVLLM:
                     return self._reply(404, {"error": {"message": "no such path"}})
                 with outer.lock:
                     outer.bodies.append(body)
+                    failing = outer.failures > 0
+                    outer.failures -= 1
+                if failing:
+                    return self._reply(503, {"error": {"message": "overloaded"}})
                 if body["model"] not in outer.models:
                     return self._reply(404, {"error": {"message": "model does not exist"}})
                 words = f"answer from {body['model']} with t={body['temperature']}".split()
@@ -171,6 +186,42 @@ def test_it_reports_server_errors_clearly():
         backend = OpenAIBackend(base_url=server.url, api_key="wrong")
         with pytest.raises(InferenceError, match="401"):
             backend.generate([GenerationRequest(messages=USER)])
-    backend = OpenAIBackend(base_url=server.url, api_key="sekret")
-    with pytest.raises(InferenceError, match="unreachable"):
+        # A refusal is final: the SDK does not retry a 401.
+        assert len(server.keys) == 1
+    backend = OpenAIBackend(base_url=server.url, api_key="sekret", max_retries=0)
+    with pytest.raises(InferenceUnavailable, match="unreachable"):
         backend.generate([GenerationRequest(messages=USER)])
+
+
+def test_it_retries_an_overloaded_server_then_gives_up_as_unavailable():
+    with FakeVLLM(failures=1) as server:
+        backend = OpenAIBackend(base_url=server.url, api_key="sekret", max_retries=1)
+        result = backend.generate([GenerationRequest(messages=USER)])[0]
+        assert result.text.startswith("answer from")
+        assert len(server.bodies) == 2  # one 503, one retry
+    with FakeVLLM(failures=5) as server:
+        backend = OpenAIBackend(base_url=server.url, api_key="sekret", max_retries=1)
+        with pytest.raises(InferenceUnavailable, match="503"):
+            backend.generate([GenerationRequest(messages=USER)])
+        assert len(server.bodies) == 2
+
+
+def test_it_gives_up_on_a_slow_server_as_unavailable():
+    with FakeVLLM(delay_s=1.0) as server:
+        backend = OpenAIBackend(base_url=server.url, api_key="sekret", timeout_s=0.2, max_retries=0)
+        with pytest.raises(InferenceUnavailable, match="timed out"):
+            backend.generate([GenerationRequest(messages=USER)])
+
+
+def test_it_sends_no_real_key_when_none_is_configured(settings):
+    settings.ARENA_OPENAI_API_KEY = ""
+    with FakeVLLM() as server:
+        with pytest.raises(InferenceError, match="401"):
+            OpenAIBackend(base_url=server.url).generate([GenerationRequest(messages=USER)])
+    assert server.keys == ["Bearer EMPTY"]
+
+
+def test_it_needs_a_base_url(settings):
+    settings.ARENA_OPENAI_BASE_URL = ""
+    with pytest.raises(InferenceError, match="ARENA_OPENAI_BASE_URL"):
+        OpenAIBackend()

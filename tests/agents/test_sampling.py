@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
+from transformers import LogitsProcessorList
+from transformers.generation.logits_process import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from agents.inference import GenerationSettings
 from agents.inference.local.sampling import PerRowSampler
@@ -65,3 +74,81 @@ def test_it_forces_eos_at_a_rows_limit_and_tells_it_from_a_natural_stop():
     sampler(torch.tensor([[1, 1, 1, 1, 1]] * 2), scores)
     assert sampler.finish_reason(1, stop_at=1) == "stop"
     assert sampler.finish_reason(1, stop_at=None) == "length"
+
+
+def _transformers_reference(settings, row_ids, row_scores):
+    """One row through transformers' own processors, all four of them always (the "off" values
+    are identities: temperature 1, top_k = vocab, top_p 1), as ``generate`` would warp it."""
+    vocab = row_scores.shape[-1]
+    chain = LogitsProcessorList(
+        [
+            RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty)),
+            TemperatureLogitsWarper(float(settings.temperature)),
+            TopKLogitsWarper(settings.top_k or vocab),
+            TopPLogitsWarper(float(settings.top_p)),
+        ]
+    )
+    return chain(row_ids, row_scores.clone())[0]
+
+
+def _assert_same_as_transformers(sampler, settings, input_ids, scores, pad_lengths):
+    warped = sampler.warp(input_ids, scores)
+    for row, row_settings in enumerate(settings):
+        expected = _transformers_reference(
+            row_settings, input_ids[row : row + 1, pad_lengths[row] :], scores[row : row + 1]
+        )
+        kept, expected_kept = torch.isfinite(warped[row]), torch.isfinite(expected)
+        assert torch.equal(kept, expected_kept), f"row {row} ({row_settings}) keeps other tokens"
+        torch.testing.assert_close(
+            torch.softmax(warped[row], dim=-1), torch.softmax(expected, dim=-1)
+        )
+
+
+def test_it_warps_each_row_exactly_like_transformers():
+    grid = [
+        GenerationSettings(temperature=t, top_k=k, top_p=p, repetition_penalty=r)
+        for t, k, p, r in itertools.product(
+            [0.3, 1.0, 1.7], [0, 1, 5, 40], [0.2, 0.9, 1.0], [1.0, 1.4]
+        )
+    ]
+    generator = torch.Generator().manual_seed(0)
+    vocab, length = 64, 9
+    pad_lengths = [row % 4 for row in range(len(grid))]
+    input_ids = torch.randint(1, vocab, (len(grid), length), generator=generator)
+    for row, pad in enumerate(pad_lengths):
+        input_ids[row, :pad] = EOS  # left padding: not part of the row
+    sampler = PerRowSampler(
+        settings=grid,
+        seeds=list(range(len(grid))),
+        prompt_length=length,
+        pad_lengths=pad_lengths,
+        eos_token_id=EOS,
+    )
+    for _ in range(5):
+        scores = torch.randn(len(grid), vocab, generator=generator) * 3
+        _assert_same_as_transformers(sampler, grid, input_ids, scores, pad_lengths)
+
+
+def test_top_p_drops_the_token_after_the_mass_that_equals_top_p():
+    # Probabilities 1/2, 1/4, 1/8, 1/16, 1/16 are exact in float32: the first two hold exactly
+    # 0.75, the first three exactly 0.875. transformers keeps the smallest set reaching top_p,
+    # so no token past that mass (a rule that keeps the token after it would keep one more).
+    scores = torch.tensor([[0.5, 0.25, 0.125, 0.0625, 0.0625]]).log().repeat(2, 1)
+    settings = [
+        GenerationSettings(temperature=1.0, top_p=0.75),
+        GenerationSettings(temperature=1.0, top_p=0.875),
+    ]
+    sampler = _sampler(settings)
+    input_ids = torch.tensor([[1, 1]] * 2)
+    kept = torch.isfinite(sampler.warp(input_ids, scores)).sum(dim=-1).tolist()
+    assert kept == [2, 3]
+    _assert_same_as_transformers(sampler, settings, input_ids, scores, [0, 0])
+
+
+def test_it_draws_only_tokens_the_warpers_keep():
+    generator = torch.Generator().manual_seed(1)
+    scores = torch.randn(1, 100, generator=generator)
+    top3 = set(torch.topk(scores[0], 3).indices.tolist())
+    sampler = _sampler([GenerationSettings(temperature=2.0, top_k=3, max_new_tokens=100)])
+    drawn = {_step(sampler, torch.tensor([[1, 1]]), scores)[0] for _ in range(60)}
+    assert drawn <= top3 and len(drawn) > 1

@@ -8,7 +8,6 @@ LRU (``ARENA_ADAPTER_CACHE_SIZE``): loading one more evicts the least recently u
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -16,11 +15,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from agents.inference.base import AdapterRef, InferenceError
+from agents.inference.base import ADAPTER_WEIGHTS, AdapterRef, InferenceError, file_sha256
+from agents.model_store import default_model_dir, offline
 
 BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed batch
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
-
 # One lock per process around loading, adapter eviction and generate: a thread must not evict an
 # adapter another thread's batch is using. Inference is compute-bound, so serialising costs little.
 model_lock = threading.RLock()
@@ -54,25 +52,13 @@ def device_and_dtype():
     return "cpu", torch.float32
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def resolve_base_path(path: str | None) -> str:
     if path:
         return str(Path(path).resolve())
-    from agents.model_store import default_model_dir
-
     return str(default_model_dir().resolve())
 
 
 def get_model(path: str | None = None) -> LoadedModel:
-    from agents.model_store import offline
-
     key = resolve_base_path(path)
     with _lock:
         if key in _loaded:

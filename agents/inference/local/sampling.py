@@ -1,11 +1,14 @@
 """Per-row sampling for one batched generate.
 
-Why by hand: Hugging Face ``generate`` takes ONE temperature / top_k / top_p / repetition_penalty
-and one RNG for the whole batch, but a match batches N agents that each have their own settings
-and seed. So generate runs in greedy mode (``do_sample=False``) and this processor does all the
-per-row work: repetition penalty, temperature, top-k, top-p, and the draw itself, each row with its
-own ``torch.Generator`` seeded from the row's seed. It returns scores that are -inf everywhere but
-the chosen token, so the greedy step of ``generate`` just takes our choice.
+Why: Hugging Face ``generate`` takes ONE temperature / top_k / top_p / repetition_penalty and one
+RNG for the whole batch, but a match batches N agents that each have their own settings and seed.
+So generate runs in greedy mode (``do_sample=False``) and this processor does the per-row work
+with transformers' own processors, each row with its own: ``RepetitionPenaltyLogitsProcessor``,
+then ``TemperatureLogitsWarper``, ``TopKLogitsWarper`` and ``TopPLogitsWarper`` (generate's order
+and its rules for "off"). Rows with the same settings share one call of the warpers (they work
+row by row). Only the draw is ours: each row draws from its own ``torch.Generator``, seeded from
+the row's seed. We return scores that are -inf everywhere but the chosen token, so the greedy
+step of ``generate`` just takes our choice.
 
 Determinism: a row's tokens depend only on its prompt, adapter, settings and seed, not on which
 other rows share the batch (each row draws from its own generator, one draw per step), up to the
@@ -21,12 +24,30 @@ before its limit is also "forced" later, at a step after its real EOS: hence the
 from __future__ import annotations
 
 import torch
-from transformers import LogitsProcessor
+from transformers import LogitsProcessor, LogitsProcessorList
+from transformers.generation.logits_process import (
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from agents.inference.base import GenerationSettings
 
 _SEED_MASK = (1 << 63) - 1
-TOP_P_CANDIDATES = 1024
+
+
+def warpers_for(settings: GenerationSettings) -> LogitsProcessorList:
+    """transformers' warpers for one sampling row, as ``generate(do_sample=True)`` builds them:
+    temperature, top-k, top-p, each left out when it is off (1, 0, 1)."""
+    warpers = LogitsProcessorList()
+    if settings.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(float(settings.temperature)))
+    if settings.top_k != 0:
+        warpers.append(TopKLogitsWarper(int(settings.top_k)))
+    if settings.top_p < 1.0:
+        warpers.append(TopPLogitsWarper(float(settings.top_p)))
+    return warpers
 
 
 class PerRowSampler(LogitsProcessor):
@@ -49,69 +70,59 @@ class PerRowSampler(LogitsProcessor):
         self.ban_ids = (eos_token_ids or [eos_token_id]) if ban_eos else []
         self.generators = [torch.Generator().manual_seed(seed & _SEED_MASK) for seed in seeds]
         self.forced: dict[int, int] = {}  # row -> step at which EOS was forced
-        self._temperature = torch.tensor([s.temperature for s in settings], dtype=torch.float32)
-        self._top_k = [s.top_k for s in settings]
-        self._top_p = torch.tensor([s.top_p for s in settings], dtype=torch.float32)
+        self.penalties = [
+            RepetitionPenaltyLogitsProcessor(float(s.repetition_penalty))
+            if s.repetition_penalty != 1.0
+            else None
+            for s in settings
+        ]
+        # Sampling rows grouped by their warper settings: (rows, warpers).
+        groups: dict[tuple, list[int]] = {}
+        for row, s in enumerate(settings):
+            if not s.greedy:
+                groups.setdefault((s.temperature, s.top_k, s.top_p), []).append(row)
+        self.warper_groups = [(rows, warpers_for(settings[rows[0]])) for rows in groups.values()]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        scores = scores.float().clone()
         step = input_ids.shape[1] - self.prompt_length
-        self._repetition_penalty(input_ids, scores)
-        if self.ban_ids:
-            scores[:, self.ban_ids] = float("-inf")
-        chosen = torch.empty(scores.shape[0], dtype=torch.long)
+        warped = self.warp(input_ids, scores)
+        best = warped.argmax(dim=-1).tolist()  # greedy rows' choice; one device sync
+        chosen = list(best)
+        drawing = []
         for row, settings in enumerate(self.settings):
             if step >= settings.max_new_tokens:
                 chosen[row] = self.eos_token_id
                 self.forced.setdefault(row, step)
-            elif settings.greedy:
-                chosen[row] = int(torch.argmax(scores[row]))
-            else:
-                chosen[row] = self._sample(row, scores[row])
-        out = torch.full_like(scores, float("-inf"))
-        out[torch.arange(scores.shape[0], device=scores.device), chosen.to(scores.device)] = 0.0
+            elif not settings.greedy:
+                drawing.append(row)
+        if drawing:
+            # The draw is ours: a generator per row (on the CPU, where seeded draws are stable).
+            probs = torch.softmax(warped[drawing], dim=-1).cpu()
+            for row, row_probs in zip(drawing, probs, strict=True):
+                chosen[row] = int(torch.multinomial(row_probs, 1, generator=self.generators[row]))
+        out = torch.full_like(scores, float("-inf"), dtype=torch.float32)
+        rows = torch.arange(scores.shape[0], device=scores.device)
+        out[rows, torch.tensor(chosen, device=scores.device)] = 0.0
         return out
+
+    def warp(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """Each row's logits after its repetition penalty and, for a sampling row, its warpers
+        (-inf = dropped); a greedy row is only penalised. Float32, a new tensor."""
+        scores = scores.float().clone()
+        for row, penalty in enumerate(self.penalties):
+            if penalty is not None:
+                # Left padding is not "present" in the row (generate's own rule too).
+                seen = input_ids[row : row + 1, self.pad_lengths[row] :]
+                scores[row] = penalty(seen, scores[row : row + 1])[0]
+        if self.ban_ids:
+            scores[:, self.ban_ids] = float("-inf")
+        for rows, warpers in self.warper_groups:
+            index = torch.tensor(rows, device=scores.device)
+            scores[index] = warpers(input_ids[index], scores[index])
+        return scores
 
     def finish_reason(self, row: int, stop_at: int | None) -> str:
         """``stop_at``: index of the row's first EOS among its new tokens (None: no EOS)."""
         if stop_at is None or self.forced.get(row) == stop_at:
             return "length"
         return "stop"
-
-    def _repetition_penalty(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> None:
-        # Same rule as HF's RepetitionPenaltyLogitsProcessor (CTRL paper): divide positive logits
-        # of tokens already present, multiply negative ones; left padding is not "present".
-        for row, settings in enumerate(self.settings):
-            penalty = settings.repetition_penalty
-            if penalty == 1.0:
-                continue
-            seen = torch.unique(input_ids[row, self.pad_lengths[row] :])
-            values = scores[row, seen]
-            scores[row, seen] = torch.where(values < 0, values * penalty, values / penalty)
-
-    def _sample(self, row: int, logits: torch.Tensor) -> int:
-        # HF's order: temperature, then top-k, then top-p. This runs every step for every row,
-        # so avoid sorting the whole vocabulary: top-p works on the top-k candidates, or without
-        # top-k on the top TOP_P_CANDIDATES tokens whenever they already hold top_p of the mass
-        # (exact: every token past them would be dropped anyway); a full sort only otherwise.
-        logits = logits.cpu() / self._temperature[row]
-        top_k, top_p = self._top_k[row], float(self._top_p[row])
-        vocab = logits.shape[-1]
-        order = None
-        if 0 < top_k < vocab:
-            values, order = torch.topk(logits, top_k)  # sorted, largest first
-            probs = torch.softmax(values, dim=-1)
-        elif top_p < 1.0:
-            values, order = torch.topk(logits, min(TOP_P_CANDIDATES, vocab))
-            probs = torch.exp(values - torch.logsumexp(logits, dim=-1))
-            if float(probs.sum()) < top_p:
-                values, order = torch.sort(logits, descending=True)
-                probs = torch.softmax(values, dim=-1)
-        else:
-            values = logits
-        if top_p < 1.0:
-            # Drop a token when the tokens before it already reach top_p (the first always stays).
-            drop = (torch.cumsum(probs, dim=-1) - probs) > top_p
-            values = values.masked_fill(drop, float("-inf"))
-        pick = torch.multinomial(torch.softmax(values, dim=-1), 1, generator=self.generators[row])
-        return int(order[pick]) if order is not None else int(pick)

@@ -1,14 +1,19 @@
-"""An OpenAI-compatible server (vLLM with ``--enable-lora``) does the inference.
+"""An OpenAI-compatible server (vLLM with ``--enable-lora``) does the inference, through the
+official ``openai`` SDK.
 
-Each row is one ``POST /v1/chat/completions`` (sent concurrently: the server batches them itself,
-vLLM mixes LoRA adapters in one batch). A row's ``model`` is its adapter's served name
+Each row is one chat completion (sent concurrently: the server batches them itself, vLLM mixes
+LoRA adapters in one batch). A row's ``model`` is its adapter's served name
 (``lora-<sha256 prefix>``) or, without adapter, the base model's name. When the server does not
-know an adapter yet, we ask it to load it from the adapter's path (vLLM's
+know an adapter yet (404), we ask it to load it from the adapter's path (vLLM's
 ``/v1/load_lora_adapter``, enabled with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=True``; the path must
 be readable by the server, e.g. shared storage) and retry once.
 
 Sampling settings go per request: temperature, top_p, max_tokens and seed are standard;
-top_k and repetition_penalty are vLLM's extra parameters.
+top_k and repetition_penalty are vLLM's extra parameters (``extra_body``).
+
+Failures: the SDK retries timeouts, connection errors, 408/409/429 and 5xx (``MAX_RETRIES``, with
+backoff); what still fails after that raises ``InferenceUnavailable`` (transient: try later). Any
+other refusal (401, 400, an adapter the server cannot load...) raises ``InferenceError``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
+import openai
 from django.conf import settings
 
 from agents.inference.base import (
@@ -25,93 +30,130 @@ from agents.inference.base import (
     GenerationResult,
     InferenceBackend,
     InferenceError,
+    InferenceUnavailable,
 )
+from agents.model_store import DEFAULT_MODEL_NAME
 
-DEFAULT_BASE_NAME = "SmolLM2-135M-Instruct"
-TIMEOUT_S = 120
+TIMEOUT_S = 120.0  # a whole completion of up to max_new_tokens on a busy server
+CONNECT_TIMEOUT_S = 5.0
+MAX_RETRIES = 2
+# The SDK insists on a key; a server started without ``--api-key`` ignores it (vLLM's own docs
+# use this placeholder).
+NO_API_KEY = "EMPTY"
 
 
 class OpenAIBackend(InferenceBackend):
     name = "openai"
 
-    def __init__(self, base_url: str | None = None, api_key: str | None = None):
-        self.base_url = (base_url or settings.ARENA_OPENAI_BASE_URL or "").rstrip("/")
-        if not self.base_url:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = TIMEOUT_S,
+        max_retries: int = MAX_RETRIES,
+    ):
+        base_url = (base_url or settings.ARENA_OPENAI_BASE_URL or "").rstrip("/")
+        if not base_url:
             raise InferenceError("the openai backend needs ARENA_OPENAI_BASE_URL")
-        if not self.base_url.endswith("/v1"):
-            self.base_url += "/v1"
-        self.api_key = api_key if api_key is not None else settings.ARENA_OPENAI_API_KEY
+        if not base_url.endswith("/v1"):
+            base_url += "/v1"
+        api_key = api_key if api_key is not None else settings.ARENA_OPENAI_API_KEY
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or NO_API_KEY,
+            timeout=openai.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)),
+            max_retries=max_retries,
+        )
 
-    def generate(self, requests_: list[GenerationRequest]) -> list[GenerationResult]:
-        if not requests_:
+    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        if not requests:
             return []
-        with requests.Session() as session, ThreadPoolExecutor(len(requests_)) as pool:
-            return list(pool.map(lambda r: self._one(session, r), requests_))
+        with ThreadPoolExecutor(len(requests)) as pool:
+            return list(pool.map(self._one, requests))
 
-    def _headers(self) -> dict:
-        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-
-    def _model_name(self, request: GenerationRequest) -> str:
-        if request.adapter is not None:
-            return request.adapter.name
-        return Path(request.base_model).name if request.base_model else DEFAULT_BASE_NAME
-
-    def _body(self, request: GenerationRequest) -> dict:
-        s = request.settings
-        body = {
-            "model": self._model_name(request),
-            "messages": request.messages,
-            "max_tokens": s.max_new_tokens,
-            "temperature": s.temperature,
-            "top_p": s.top_p,
-            "seed": request.seed & ((1 << 63) - 1),
-            "repetition_penalty": s.repetition_penalty,
-        }
-        if s.top_k:
-            body["top_k"] = s.top_k
-        return body
-
-    def _post(self, session: requests.Session, path: str, body: dict) -> requests.Response:
-        try:
-            return session.post(
-                f"{self.base_url}{path}", json=body, headers=self._headers(), timeout=TIMEOUT_S
-            )
-        except requests.RequestException as exc:
-            raise InferenceError(f"inference server unreachable: {exc}") from exc
-
-    def _one(self, session: requests.Session, request: GenerationRequest) -> GenerationResult:
+    def _one(self, request: GenerationRequest) -> GenerationResult:
         started = time.perf_counter()
-        body = self._body(request)
-        response = self._post(session, "/chat/completions", body)
-        if response.status_code == 404 and request.adapter is not None:
-            loaded = self._post(
-                session,
-                "/load_lora_adapter",
-                {"lora_name": request.adapter.name, "lora_path": request.adapter.path},
-            )
-            if loaded.status_code >= 400:
-                raise InferenceError(
-                    f"server could not load adapter {request.adapter.name}: {loaded.text[:200]}"
-                )
-            response = self._post(session, "/chat/completions", body)
-        if response.status_code >= 400:
+        try:
+            try:
+                completion = self._complete(request)
+            except openai.NotFoundError:
+                if request.adapter is None:
+                    raise
+                self._load_adapter(request)
+                completion = self._complete(request)
+        except openai.APIError as exc:
+            raise _translate(exc) from exc
+        return _parse(completion, started)
+
+    def _complete(self, request: GenerationRequest):
+        s = request.settings
+        extra = {"repetition_penalty": s.repetition_penalty}
+        if s.top_k:
+            extra["top_k"] = s.top_k
+        return self.client.chat.completions.create(
+            model=_model_name(request),
+            messages=request.messages,
+            max_tokens=s.max_new_tokens,
+            temperature=s.temperature,
+            top_p=s.top_p,
+            seed=request.seed & ((1 << 63) - 1),
+            extra_body=extra,
+        )
+
+    def _load_adapter(self, request: GenerationRequest) -> None:
+        body = {"lora_name": request.adapter.name, "lora_path": request.adapter.path}
+        try:
+            # vLLM answers in plain text, hence ``str``.
+            self.client.post("/load_lora_adapter", body=body, cast_to=str)
+        except openai.APIStatusError as exc:
+            if _is_transient(exc):
+                raise
             raise InferenceError(
-                f"inference server answered {response.status_code}: {response.text[:200]}"
-            )
-        return _parse(response, started)
+                f"server could not load adapter {request.adapter.name}: {_body_text(exc)}"
+            ) from exc
 
 
-def _parse(response: requests.Response, started: float) -> GenerationResult:
-    # Model server output is outside input too: check its shape before trusting it.
+def _model_name(request: GenerationRequest) -> str:
+    if request.adapter is not None:
+        return request.adapter.name
+    return Path(request.base_model).name if request.base_model else DEFAULT_MODEL_NAME
+
+
+def _is_transient(exc: openai.APIError) -> bool:
+    # What the SDK itself retries, once its retries are spent: the server is down or overloaded.
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    return isinstance(exc, openai.APIStatusError) and (
+        exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    )
+
+
+def _translate(exc: openai.APIError) -> Exception:
+    if isinstance(exc, openai.APITimeoutError):
+        return InferenceUnavailable(f"inference server timed out: {exc}")
+    if isinstance(exc, openai.APIConnectionError):
+        return InferenceUnavailable(f"inference server unreachable: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        message = f"inference server answered {exc.status_code}: {_body_text(exc)}"
+        return InferenceUnavailable(message) if _is_transient(exc) else InferenceError(message)
+    return InferenceError(f"malformed answer from inference server: {exc}")
+
+
+def _body_text(exc: openai.APIStatusError) -> str:
+    return exc.response.text[:200]
+
+
+def _parse(completion, started: float) -> GenerationResult:
+    # Model server output is outside input too (the SDK does not validate it): check its shape.
     try:
-        data = response.json()
-        choice = data["choices"][0]
-        text = choice["message"]["content"]
-        finish = choice.get("finish_reason") or "stop"
-        usage = data.get("usage") or {}
-        prompt_tokens = int(usage.get("prompt_tokens", 0))
-        completion_tokens = int(usage.get("completion_tokens", 0))
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        choice = completion.choices[0]
+        text = choice.message.content
+        finish = choice.finish_reason or "stop"
+        usage = completion.usage
+        prompt_tokens = int(usage.prompt_tokens) if usage else 0
+        completion_tokens = int(usage.completion_tokens) if usage else 0
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:
         raise InferenceError(f"malformed answer from inference server: {exc!r}") from exc
     if not isinstance(text, str):
         raise InferenceError("inference server returned non-text content")
