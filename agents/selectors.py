@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db.models import QuerySet
 
 from agents.inference.base import GenerationRequest
@@ -42,8 +44,6 @@ def agent_generation_request(
 ) -> GenerationRequest:
     """Everything inference needs to have ``agent`` answer ``prompt``: its messages, current
     adapter, settings (capped by the space's rule when given) and base model."""
-    from dataclasses import replace
-
     settings = agent.generation_settings()
     if max_new_tokens_cap is not None and settings.max_new_tokens > max_new_tokens_cap:
         settings = replace(settings, max_new_tokens=max(1, max_new_tokens_cap))

@@ -1,22 +1,38 @@
-"""Writes for agents, adapter versions and the base-model registry."""
+"""Writes for agents, adapter versions and the base-model registry.
+
+Adapter files are slow to make (a model skeleton + peft) and are files, not rows: every service
+here makes and stores them first, outside any transaction, then records the rows in one short
+transaction, and deletes the stored files again when that transaction fails. The file-writing
+services open a durable transaction, so no caller can wrap them in a longer one (whose rollback
+would leave the files behind).
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from agents import adapters
 from agents.errors import AgentError, AgentValidationError
+from agents.model_store import ensure_default_base_model, offline
 from agents.models import DEFAULT_TARGET_MODULES, AdapterVersion, Agent, BaseModel
 
-# Fields a player may set on create / update. Adapter-shape fields change the LoRA layout, so a
-# change to one of them starts a fresh adapter (see agent_update).
+# Fields a player may set on create / update, in the order forms show them. Adapter-shape fields
+# change the LoRA layout, so a change to one of them starts a fresh adapter (see agent_update).
 SETTINGS_FIELDS = (
     "system_prompt",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_new_tokens",
+    "repetition_penalty",
     "lora_rank",
     "lora_alpha",
     "lora_dropout",
@@ -26,11 +42,6 @@ SETTINGS_FIELDS = (
     "dpo_beta",
     "epochs",
     "batch_size",
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_new_tokens",
-    "repetition_penalty",
     "auto_enter_space",
     "auto_fee_tier",
     "auto_max_matches",
@@ -67,17 +78,17 @@ def _full_clean(instance, *, exclude: list[str] | None = None) -> None:
 
 def _default_base_model() -> BaseModel:
     base = BaseModel.objects.filter(is_default=True).first()
-    if base is not None:
-        return base
-    from agents.model_store import ensure_default_base_model
-
-    return ensure_default_base_model()
+    return base if base is not None else ensure_default_base_model()
 
 
 def _check_settings(values: dict[str, Any]) -> None:
     unknown = set(values) - set(SETTINGS_FIELDS)
     if unknown:
         raise AgentError(f"unknown agent settings: {', '.join(sorted(unknown))}")
+
+
+def _shape(agent: Agent) -> dict[str, Any]:
+    return {field: getattr(agent, field) for field in ADAPTER_SHAPE_FIELDS}
 
 
 def _save(agent: Agent) -> None:
@@ -92,10 +103,10 @@ def _save(agent: Agent) -> None:
         raise AgentError(f"could not save the agent: {exc}") from exc
 
 
-def _init_adapter_files(*, agent: Agent, seed: int):
-    """Build a fresh adapter for ``agent``'s settings in a temp dir: (dir, sha256). Slow-ish
-    (model skeleton + peft), so callers run it before opening their transaction when they can:
-    SQLite holds its write lock for the whole transaction."""
+def _store_init_adapter(*, agent: Agent, seed: int) -> tuple[str, str]:
+    """Build a fresh adapter for ``agent``'s settings and put it in storage: (storage name of
+    the weights, sha256). Slow and file-writing: call it before the transaction that records
+    the version, and delete the files if that transaction fails (``_files_kept_on_commit``)."""
     work = adapters.temp_dir()
     try:
         sha256 = adapters.init_adapter(
@@ -107,30 +118,41 @@ def _init_adapter_files(*, agent: Agent, seed: int):
             seed=seed,
             out_dir=work,
         )
-    except Exception:
-        adapters.remove_dir(work)
-        raise
-    return work, sha256
-
-
-def _store_init_adapter(
-    *, agent: Agent, number: int, seed: int, work: Path, sha256: str
-) -> AdapterVersion:
-    try:
-        name = adapters.store_adapter_dir(
-            source=work, agent_id=agent.id, number=number, sha256=sha256
-        )
+        name = adapters.store_adapter_dir(source=work, owner_id=agent.owner_id, sha256=sha256)
     finally:
         adapters.remove_dir(work)
-    return AdapterVersion.objects.create(
-        agent=agent, number=number, file=name, sha256=sha256, seed=seed, created_by="init"
-    )
+    return name, sha256
 
 
-def _new_init_adapter(*, agent: Agent, number: int, seed: int | None) -> AdapterVersion:
-    seed = secrets.randbits(_SEED_BITS) if seed is None else seed
-    work, sha256 = _init_adapter_files(agent=agent, seed=seed)
-    return _store_init_adapter(agent=agent, number=number, seed=seed, work=work, sha256=sha256)
+@contextmanager
+def _files_kept_on_commit(weights_name: str | None) -> Iterator[None]:
+    """A durable transaction for rows that name an adapter already in storage: when it does not
+    commit, the adapter's files are deleted, so a failed write leaves no orphan behind."""
+    try:
+        with transaction.atomic(durable=True):
+            yield
+    except BaseException:
+        if weights_name is not None:
+            adapters.delete_stored_adapter(weights_name)
+        raise
+
+
+def _insert_with_version_zero(agent: Agent, **version: Any) -> Agent:
+    """Insert a new agent and its version 0, whose files are already in storage."""
+    try:
+        with _files_kept_on_commit(version["file"]):
+            _save(agent)
+            agent.current_adapter = AdapterVersion.objects.create(agent=agent, number=0, **version)
+            agent.save(update_fields=["current_adapter"])
+    except BaseException:
+        agent.pk = None  # the row is gone with the transaction
+        raise
+    return agent
+
+
+def _next_number(agent: Agent) -> int:
+    last = agent.adapter_versions.order_by("-number").first()
+    return last.number + 1 if last else 0
 
 
 def agent_create(
@@ -150,22 +172,12 @@ def agent_create(
     )
     _full_clean(agent, exclude=["current_adapter"])
     seed = secrets.randbits(_SEED_BITS) if seed is None else seed
-    work, sha256 = _init_adapter_files(agent=agent, seed=seed)
-    try:
-        with transaction.atomic():
-            _save(agent)
-            agent.current_adapter = _store_init_adapter(
-                agent=agent, number=0, seed=seed, work=work, sha256=sha256
-            )
-            agent.save(update_fields=["current_adapter"])
-    except BaseException:
-        adapters.remove_dir(work)
-        agent.pk = None
-        raise
-    return agent
+    weights, sha256 = _store_init_adapter(agent=agent, seed=seed)
+    return _insert_with_version_zero(
+        agent, file=weights, sha256=sha256, seed=seed, created_by="init"
+    )
 
 
-@transaction.atomic
 def agent_update(*, agent: Agent, by, **changes: Any) -> Agent:
     """Change an agent's name or settings. Only the owner (or staff) may. Changing the adapter
     shape (rank, alpha, dropout, target modules) starts a fresh adapter version, since the
@@ -176,22 +188,38 @@ def agent_update(*, agent: Agent, by, **changes: Any) -> Agent:
     unknown = set(changes) - allowed
     if unknown:
         raise AgentError(f"cannot change: {', '.join(sorted(unknown))}")
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
-    shape_before = {f: getattr(agent, f) for f in ADAPTER_SHAPE_FIELDS}
+    # Check the changes and build any new adapter on a fresh copy, before the transaction.
+    planned = Agent.objects.select_related("base_model").get(pk=agent.pk)
+    shape_before = _shape(planned)
     for field, value in changes.items():
-        setattr(agent, field, value)
-    _full_clean(agent)
-    _save(agent)
-    if any(getattr(agent, f) != shape_before[f] for f in ADAPTER_SHAPE_FIELDS):
-        last = agent.adapter_versions.order_by("-number").first()
-        agent.current_adapter = _new_init_adapter(
-            agent=agent, number=(last.number + 1) if last else 0, seed=None
-        )
-        agent.save(update_fields=["current_adapter"])
+        setattr(planned, field, value)
+    _full_clean(planned)
+    weights = sha256 = seed = None
+    if _shape(planned) != shape_before:
+        seed = secrets.randbits(_SEED_BITS)
+        weights, sha256 = _store_init_adapter(agent=planned, seed=seed)
+    with _files_kept_on_commit(weights):
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        if _shape(agent) != shape_before:
+            # The adapter built above was for another shape: nothing is saved.
+            raise AgentError("the agent's adapter settings changed meanwhile; try again")
+        for field, value in changes.items():
+            setattr(agent, field, value)
+        _full_clean(agent)
+        _save(agent)
+        if weights is not None:
+            agent.current_adapter = AdapterVersion.objects.create(
+                agent=agent,
+                number=_next_number(agent),
+                file=weights,
+                sha256=sha256,
+                seed=seed,
+                created_by="init",
+            )
+            agent.save(update_fields=["current_adapter"])
     return agent
 
 
-@transaction.atomic
 def agent_fork(*, agent: Agent, owner, name: str) -> Agent:
     """A new agent for ``owner`` with the source's settings and its current adapter as the
     fork's version 0 (same bytes, same sha256, parent = the source version). The source's owner
@@ -203,28 +231,26 @@ def agent_fork(*, agent: Agent, owner, name: str) -> Agent:
     values.update(auto_enter_space=None, auto_fee_tier=None, auto_max_matches=0, auto_budget=0)
     fork = Agent(owner=owner, name=name, base_model=agent.base_model, forked_from=agent, **values)
     _full_clean(fork, exclude=["current_adapter"])
-    _save(fork)
     source = agent.current_adapter
     if source is None:
-        fork.current_adapter = _new_init_adapter(agent=fork, number=0, seed=None)
-    else:
-        name_in_storage = adapters.copy_stored_adapter(
-            weights_name=source.file.name, agent_id=fork.id, number=0, sha256=source.sha256
+        seed = secrets.randbits(_SEED_BITS)
+        weights, sha256 = _store_init_adapter(agent=fork, seed=seed)
+        return _insert_with_version_zero(
+            fork, file=weights, sha256=sha256, seed=seed, created_by="init"
         )
-        fork.current_adapter = AdapterVersion.objects.create(
-            agent=fork,
-            number=0,
-            file=name_in_storage,
-            sha256=source.sha256,
-            parent=source,
-            seed=source.seed,
-            created_by=f"fork:{agent.id}:v{source.number}",
-        )
-    fork.save(update_fields=["current_adapter"])
-    return fork
+    weights = adapters.copy_stored_adapter(
+        weights_name=source.file.name, owner_id=owner.pk, sha256=source.sha256
+    )
+    return _insert_with_version_zero(
+        fork,
+        file=weights,
+        sha256=source.sha256,
+        parent=source,
+        seed=source.seed,
+        created_by=f"fork:{agent.id}:v{source.number}",
+    )
 
 
-@transaction.atomic
 def adapter_version_create(
     *,
     agent: Agent,
@@ -234,23 +260,26 @@ def adapter_version_create(
     make_current: bool = True,
 ) -> AdapterVersion:
     """Register a new adapter version (e.g. the output of a DPO job) from a peft directory.
-    The files are validated and copied into storage; the next number is taken under a row
-    lock so two jobs finishing together cannot both claim it."""
-    sha256 = adapters.validate_adapter_dir(Path(source_dir))
-    agent = Agent.objects.select_for_update().get(pk=agent.pk)
-    if parent is not None and parent.agent_id != agent.id:
+    The files are validated and copied into storage first; the next number is taken under a
+    row lock so two jobs finishing together cannot both claim it."""
+    if parent is not None and parent.agent_id != agent.pk:
         raise AgentError("the parent version belongs to another agent")
-    last = agent.adapter_versions.order_by("-number").first()
-    number = last.number + 1 if last else 0
-    name = adapters.store_adapter_dir(
-        source=Path(source_dir), agent_id=agent.id, number=number, sha256=sha256
-    )
-    version = AdapterVersion.objects.create(
-        agent=agent, number=number, file=name, sha256=sha256, parent=parent, created_by=created_by
-    )
-    if make_current:
-        agent.current_adapter = version
-        agent.save(update_fields=["current_adapter", "updated_at"])
+    source_dir = Path(source_dir)
+    sha256 = adapters.validate_adapter_dir(source_dir)
+    weights = adapters.store_adapter_dir(source=source_dir, owner_id=agent.owner_id, sha256=sha256)
+    with _files_kept_on_commit(weights):
+        agent = Agent.objects.select_for_update().get(pk=agent.pk)
+        version = AdapterVersion.objects.create(
+            agent=agent,
+            number=_next_number(agent),
+            file=weights,
+            sha256=sha256,
+            parent=parent,
+            created_by=created_by,
+        )
+        if make_current:
+            agent.current_adapter = version
+            agent.save(update_fields=["current_adapter", "updated_at"])
     return version
 
 
@@ -268,8 +297,6 @@ def agent_set_current_adapter(*, agent: Agent, version: AdapterVersion) -> Agent
 def agent_count_auto_entry(*, agent: Agent, fee: int) -> bool:
     """Count one automatic entry against the agent's limits, atomically: True when it fits
     (counter bumped), False when the match cap or the budget would be exceeded."""
-    from django.db.models import F
-
     if fee < 0:
         raise AgentError("a fee cannot be negative")
     updated = Agent.objects.filter(
@@ -283,10 +310,10 @@ def agent_count_auto_entry(*, agent: Agent, fee: int) -> bool:
     return updated == 1
 
 
-@transaction.atomic
 def base_model_register(*, name: str, path: str, by, is_default: bool = False) -> BaseModel:
     """Add a local Hugging Face model directory to the registry (staff only). The directory must
-    hold config.json and a tokenizer, checked without loading any weights."""
+    hold config.json and a tokenizer, checked without loading any weights, before the short
+    transaction that writes the row."""
     if by is None or not by.is_staff:
         raise AgentError("only staff can register base models")
     directory = Path(path).expanduser()
@@ -297,19 +324,18 @@ def base_model_register(*, name: str, path: str, by, is_default: bool = False) -
     tokenizer_files = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
     if not any((directory / f).is_file() for f in tokenizer_files):
         raise AgentError(f"{path} has no tokenizer (tokenizer.json / tokenizer.model / vocab.json)")
-    from agents.model_store import offline
-
     offline()
     try:
-        from transformers import AutoConfig
+        from transformers import AutoConfig  # heavy: loaded only when a model is registered
 
         AutoConfig.from_pretrained(str(directory))
     except Exception as exc:  # transformers raises several types for a bad config
         raise AgentError(f"{path}/config.json is not a usable model config: {exc}") from exc
     base = BaseModel(name=name, path=str(directory.resolve()), registered_by=by)
     _full_clean(base, exclude=["is_default"])
-    if is_default:
-        BaseModel.objects.filter(is_default=True).update(is_default=False)
-        base.is_default = True
-    base.save()
+    with transaction.atomic():
+        if is_default:
+            BaseModel.objects.filter(is_default=True).update(is_default=False)
+            base.is_default = True
+        base.save()
     return base

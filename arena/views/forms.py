@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 
 from agents.models import Agent
+from agents.services import SETTINGS_FIELDS
+from spaces.models import FeeTier, Space
 
 
 class EnterForm(forms.Form):
@@ -14,36 +18,10 @@ class EnterForm(forms.Form):
     key = forms.CharField(widget=forms.HiddenInput, max_length=120)
 
     def __init__(self, *args, user, space, **kwargs):
-        import uuid
-
         kwargs.setdefault("initial", {})["key"] = f"web:{uuid.uuid4().hex}"
         super().__init__(*args, **kwargs)
         self.fields["agent"].queryset = Agent.objects.filter(owner=user).order_by("name")
         self.fields["fee_tier"].queryset = space.fee_tiers.order_by("fee", "name")
-
-
-AGENT_FIELDS = [
-    "name",
-    "system_prompt",
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_new_tokens",
-    "repetition_penalty",
-    "lora_rank",
-    "lora_alpha",
-    "lora_dropout",
-    "target_modules",
-    "load_in_4bit",
-    "learning_rate",
-    "dpo_beta",
-    "epochs",
-    "batch_size",
-    "auto_enter_space",
-    "auto_fee_tier",
-    "auto_max_matches",
-    "auto_budget",
-]
 
 
 class AgentForm(forms.ModelForm):
@@ -55,12 +33,11 @@ class AgentForm(forms.ModelForm):
 
     class Meta:
         model = Agent
-        fields = AGENT_FIELDS
+        # The service's list is the one list of what a player may set; the form adds the name.
+        fields = ["name", *SETTINGS_FIELDS]
         widgets = {"system_prompt": forms.Textarea(attrs={"rows": 4})}
 
     def __init__(self, *args, **kwargs):
-        from spaces.models import FeeTier, Space
-
         super().__init__(*args, **kwargs)
         self.fields["auto_enter_space"].queryset = Space.objects.filter(status=Space.Status.OPEN)
         self.fields["auto_fee_tier"].queryset = FeeTier.objects.filter(
