@@ -13,6 +13,7 @@ import re
 from typing import NamedTuple
 
 import redis
+from celery import signature
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from eth_utils import is_checksum_address, to_checksum_address
@@ -32,6 +33,10 @@ ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
 # The signer lock is held only while signing and broadcasting (milliseconds on a healthy node).
 SIGNER_LOCK_TIMEOUT_S = 30  # expires by itself if its holder dies
 SIGNER_LOCK_WAIT_S = 60
+# The send task, named rather than imported: ledger.tasks imports this module. A signature runs
+# the registered task's apply_async (so CELERY_TASK_ALWAYS_EAGER still runs it in place) and,
+# in a process that never imported ledger.tasks, sends it to the broker by name.
+SEND_TASK = "ledger.send_withdrawal"
 
 
 class SignerBusy(OSError):
@@ -92,8 +97,6 @@ def withdrawal_request(*, user, to_address: str, credits: int, key: str) -> With
     existing = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
     if existing is not None:
         return _same_or_conflict(existing, to_address=to_address, credits=credits)
-    # Imported here: ledger.tasks imports this module.
-    from ledger.tasks import send_withdrawal
 
     try:
         with transaction.atomic():
@@ -105,8 +108,8 @@ def withdrawal_request(*, user, to_address: str, credits: int, key: str) -> With
             )
             # Registered inside the block: if it (or the caller's transaction) rolls back, the
             # callback is dropped with it and nothing is sent.
-            withdrawal_id = withdrawal.pk
-            transaction.on_commit(lambda: send_withdrawal.delay(withdrawal_id))
+            send = signature(SEND_TASK, args=(withdrawal.pk,))
+            transaction.on_commit(send.delay)
     except IntegrityError:
         # A concurrent request with the same key won the insert (and queued the send).
         existing = Withdrawal.objects.filter(user=user, idempotency_key=key).first()
