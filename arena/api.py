@@ -193,16 +193,15 @@ class EntryListCreate(APIView):
         tier = FeeTier.objects.filter(space=space, name=data["fee_tier"]).first()
         if tier is None:
             return _error(f"space {space.slug!r} has no fee tier {data['fee_tier']!r}")
-        existed = Entry.objects.filter(owner=request.user, key=data["key"]).exists()
         try:
-            entry = entry_create(
+            entry, created = entry_create(
                 agent=agent, space=space, fee_tier=tier, key=data["key"], user=request.user
             )
         except NotAllowed as exc:
             return _error(str(exc), status.HTTP_403_FORBIDDEN)
         except ArenaError as exc:
             return _error(str(exc))
-        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(EntrySerializer(entry).data, status=code)
 
 

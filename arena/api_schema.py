@@ -10,6 +10,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import ScopedRateThrottle
 
 from arena.api_support import ErrorSerializer
+from ledger.throttling import ScopedThrottle
 
 VALIDATION_ERROR_COMPONENT = ResolvedComponent(
     name="ValidationError",
@@ -40,8 +41,6 @@ _ERROR_DESCRIPTIONS = {
 
 
 def _is_throttled(view, method: str) -> bool:
-    from ledger.throttling import ScopedThrottle
-
     scope = getattr(view, "throttle_scope", None)
     for throttle in view.throttle_classes:
         # Scoped throttles only limit views that name a scope (ours: and only their writes).

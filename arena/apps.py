@@ -6,6 +6,10 @@ class ArenaConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Register the Celery tasks in every process (web included): services look them up by
+        # name in Celery's registry (arena.services.dispatch) instead of importing them.
+        from arena import tasks  # noqa: F401
+
         # The creator's space page in the admin shows entries, matches and revenue from here
         # (spaces may not import arena, so arena registers itself).
         from arena.selectors import space_activity, space_in_play

@@ -11,7 +11,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from arena.embedded import start_if_embedded  # noqa: E402
 from arena.routing import websocket_urlpatterns  # noqa: E402
+
+start_if_embedded()
 
 application = ProtocolTypeRouter(
     {

@@ -7,8 +7,10 @@ declaration below; a worker per queue is started with ``celery -A arena worker -
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
+
+from arena.embedded import start_if_embedded
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 
@@ -30,3 +32,10 @@ app.conf.beat_schedule = {
     "arena-matchmake": {"task": "arena.matchmake", "schedule": 30.0},
     "arena-auto-enter": {"task": "arena.auto_enter_agents", "schedule": 60.0},
 }
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _start_embedded_redis(**_) -> None:
+    # A worker or beat started by hand in the embedded mode brings the shared Redis up itself.
+    start_if_embedded()

@@ -5,6 +5,11 @@ ties the server's lifetime to one process's Redis object) we start that binary o
 unix socket inside the var directory, so the web process, the Celery worker and management
 commands all talk to the *same* server, through exactly the code path the distributed mode uses
 (Celery's Redis transport, channels_redis). Starting takes about 0.1 s and happens once.
+
+Settings only name the socket (``socket_url``); importing them starts nothing. The processes that
+talk to Redis start the server if it is not answering (``start_if_embedded``): ``manage.py``
+(``serve`` and every other command), the ASGI application, a Celery worker or beat, and the test
+session.
 """
 
 from __future__ import annotations
@@ -30,6 +35,19 @@ def _answers(socket_path: Path) -> bool:
         return bool(redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1).ping())
     except redis.RedisError:
         return False
+
+
+def socket_url(var_dir: Path) -> str:
+    """Where the embedded server of ``var_dir`` listens (whether or not it runs)."""
+    return f"unix://{var_dir / 'redis.sock'}"
+
+
+def start_if_embedded() -> None:
+    """Start this installation's embedded Redis when REDIS_URL names none (a no-op otherwise)."""
+    from django.conf import settings
+
+    if settings.REDIS_EMBEDDED:
+        ensure_redis(settings.VAR_DIR)
 
 
 def ensure_redis(var_dir: Path) -> str:
@@ -66,7 +84,7 @@ def ensure_redis(var_dir: Path) -> str:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"embedded redis did not start; see {var_dir / 'redis.log'}")
             time.sleep(0.02)
-    return f"unix://{socket_path}"
+    return socket_url(var_dir)
 
 
 def stop_redis(var_dir: Path) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from arena.models import Entry, Match, Seat
+from judges.ratings import leaderboard as ratings_leaderboard
 from judges.redaction import public_verdict_data
+from ledger import services as ledger
 from spaces.models import Space
 
 
@@ -72,33 +74,33 @@ def queue_size(*, space: Space) -> dict[int, int]:
 
 
 def leaderboard(*, space: Space, limit: int = 50) -> list[dict]:
-    """Agents of a space by rating (openskill ordinal), with matches played and credits won."""
-    from judges.models import Rating
-
-    ratings = list(Rating.objects.filter(space=space).select_related("agent", "agent__owner"))
+    """The space's best ``limit`` agents by rating (openskill ordinal, sorted and cut by the
+    database), with matches played and credits won."""
+    ratings = list(ratings_leaderboard(space=space, limit=limit))
     winnings = dict(
-        Seat.objects.filter(match__space=space, match__status=Match.Status.SETTLED)
+        Seat.objects.filter(
+            match__space=space,
+            match__status=Match.Status.SETTLED,
+            agent_id__in=[r.agent_id for r in ratings],
+        )
         .values("agent_id")
         .annotate(total=Sum("payout"))
         .values_list("agent_id", "total")
     )
-    rows = [
+    return [
         {
+            "place": place,
             "agent_id": r.agent_id,
             "agent": r.agent.name,
             "owner": r.agent.owner.username,
             "mu": round(r.mu, 3),
             "sigma": round(r.sigma, 3),
-            "ordinal": round(r.mu - 3 * r.sigma, 3),
+            "ordinal": round(r.score, 3),
             "matches": r.matches_played,
             "winnings": winnings.get(r.agent_id, 0) or 0,
         }
-        for r in ratings
+        for place, r in enumerate(ratings, start=1)
     ]
-    rows.sort(key=lambda row: (-row["ordinal"], row["agent_id"]))
-    for place, row in enumerate(rows[:limit], start=1):
-        row["place"] = place
-    return rows[:limit]
 
 
 def space_in_play(space: Space) -> list[str]:
@@ -116,8 +118,6 @@ def space_in_play(space: Space) -> list[str]:
 
 def space_activity(space: Space) -> list[tuple[str, str]]:
     """Lines for the creator's admin page of a space (registered with spaces.hooks)."""
-    from ledger import services as ledger
-
     counts = Match.objects.filter(space=space).aggregate(
         settled=Count("id", filter=Q(status=Match.Status.SETTLED)),
         failed=Count("id", filter=Q(status__in=[Match.Status.FAILED, Match.Status.CANCELLED])),

@@ -115,7 +115,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 REDIS_EMBEDDED = not REDIS_URL
 if REDIS_EMBEDDED:
-    REDIS_URL = embedded.ensure_redis(VAR_DIR)
+    # Only named here: the processes that use it start it (arena.embedded.start_if_embedded).
+    REDIS_URL = embedded.socket_url(VAR_DIR)
 
 
 def _kombu_url(url: str) -> str:
@@ -265,6 +266,11 @@ ARENA_STEP_LEASE_S = env_int("ARENA_STEP_LEASE_S", 900, minimum=10)
 ARENA_MATCH_DEADLINE_S = env_int("ARENA_MATCH_DEADLINE_S", 10800, minimum=60)
 # A step queued but not picked up for this long is queued again (lost message).
 ARENA_REQUEUE_AFTER_S = env_int("ARENA_REQUEUE_AFTER_S", 120, minimum=5)
+# A step that fails for a transient reason (lost database connection, out of memory, inference
+# server timeout) is tried again after RETRY_BASE_S * 2**(n-1) seconds, at most MAX_ATTEMPTS
+# times in all (a step handed back by the reaper counts too); then the match fails, refunded.
+ARENA_STEP_MAX_ATTEMPTS = env_int("ARENA_STEP_MAX_ATTEMPTS", 3, minimum=1)
+ARENA_STEP_RETRY_BASE_S = env_int("ARENA_STEP_RETRY_BASE_S", 5, minimum=0)
 
 # --- production hardening (manage.py check --deploy prints nothing with DEBUG=false) -----------
 if not DEBUG:

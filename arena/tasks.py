@@ -14,6 +14,10 @@ import logging
 from celery import shared_task
 
 from arena.realtime import publish
+from arena.services.automation import auto_enter_agents as auto_enter
+from arena.services.matches import match_judge, match_rollout, match_settle
+from arena.services.matchmaking import matchmake_all
+from arena.services.reaper import reap_stuck_matches as reap
 
 logger = logging.getLogger(__name__)
 
@@ -29,50 +33,31 @@ def broadcast(group: str, event: str, payload: dict) -> None:
 
 @shared_task(name="arena.rollout_match", **IDEMPOTENT)
 def rollout_match(match_id: int) -> bool:
-    from arena.services.matches import match_rollout
-
     return match_rollout(match_id=match_id)
 
 
 @shared_task(name="arena.judge_match", **IDEMPOTENT)
 def judge_match(match_id: int) -> bool:
-    from arena.services.matches import match_judge
-
     return match_judge(match_id=match_id)
 
 
 @shared_task(name="arena.settle_match", **IDEMPOTENT)
 def settle_match(match_id: int) -> bool:
-    from arena.services.matches import match_abort, match_settle
-    from arena.services.steps import S
-
-    try:
-        return match_settle(match_id=match_id)
-    except Exception as exc:
-        # The settlement rolled back whole; a match that cannot be settled is refunded instead.
-        logger.exception("settlement of match %s failed", match_id)
-        match_abort(match_id=match_id, status=S.FAILED, reason=f"settlement failed: {exc}")
-        return False
+    return match_settle(match_id=match_id)
 
 
 @shared_task(name="arena.reap_stuck_matches")
 def reap_stuck_matches() -> list:
-    from arena.services.reaper import reap_stuck_matches as reap
-
     return reap()
 
 
 @shared_task(name="arena.matchmake")
 def matchmake() -> list[int]:
-    from arena.services.matchmaking import matchmake_all
-
     return [m.pk for m in matchmake_all()]
 
 
 @shared_task(name="arena.auto_enter_agents")
 def auto_enter_agents() -> list[int]:
-    from arena.services.automation import auto_enter_agents as auto_enter
-
     return [e.pk for e in auto_enter()]
 
 

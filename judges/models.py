@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F
+from django.db.models.expressions import CombinedExpression
 
 # openskill's defaults: a new agent starts at mu 25 with sigma 25/3, so its ordinal is 0.
 DEFAULT_MU = 25.0
 DEFAULT_SIGMA = 25.0 / 3.0
 ORDINAL_Z = 3.0  # ordinal = mu - z * sigma: a conservative estimate, what leaderboards sort by
+
+
+def ordinal_of(mu: float, sigma: float) -> float:
+    """The one formula for a rating's ordinal, in Python; ``ordinal_expression`` is the same in
+    SQL."""
+    return mu - ORDINAL_Z * sigma
+
+
+def ordinal_expression() -> CombinedExpression:
+    """A Rating's ordinal computed by the database, to sort and limit there."""
+    return F("mu") - ORDINAL_Z * F("sigma")
+
+
+UNRATED_ORDINAL = ordinal_of(DEFAULT_MU, DEFAULT_SIGMA)  # an agent that never played here
 
 
 class Verdict(models.Model):
@@ -44,4 +60,4 @@ class Rating(models.Model):
 
     @property
     def ordinal(self) -> float:
-        return self.mu - ORDINAL_Z * self.sigma
+        return ordinal_of(self.mu, self.sigma)

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from openskill.models import PlackettLuce
 
 from judges.errors import RatingError
-from judges.models import DEFAULT_MU, DEFAULT_SIGMA, ORDINAL_Z, Rating
+from judges.models import DEFAULT_MU, DEFAULT_SIGMA, Rating, ordinal_expression
 
 
 def rating_model() -> PlackettLuce:
@@ -79,10 +79,21 @@ def leaderboard(*, space, limit: int = 50) -> QuerySet[Rating]:
     ``score`` (the ordinal, computed in the database) and its agent and owner loaded."""
     return (
         Rating.objects.filter(space=space)
-        .annotate(score=F("mu") - ORDINAL_Z * F("sigma"))
+        .annotate(score=ordinal_expression())
         .select_related("agent", "agent__owner")
         .order_by("-score", "agent_id")[: max(int(limit), 0)]
     )
+
+
+def ordinals(*, space, agent_ids) -> dict[int, float]:
+    """Ordinals of the given agents in the space, computed by the database; agents that never
+    played there are absent."""
+    rows = (
+        Rating.objects.filter(space=space, agent_id__in=agent_ids)
+        .annotate(score=ordinal_expression())
+        .values_list("agent_id", "score")
+    )
+    return dict(rows)
 
 
 def rating_of(*, agent, space) -> Rating:

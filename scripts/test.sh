@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs the whole suite with whatever services the environment names (none: embedded defaults).
+# Checks the import layering, then runs the whole suite with whatever services the environment
+# names (none: embedded defaults).
 # pytest's exit code 5 ("no tests collected") is turned into a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# The layering contracts of pyproject.toml ([tool.importlinter]) first: an upward import fails.
+.venv/bin/lint-imports --no-cache || { echo "import layering broken: see above" >&2; exit 1; }
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi

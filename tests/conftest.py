@@ -68,6 +68,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_redis)
 
 
+def pytest_sessionstart(session):
+    # Settings only name the embedded Redis; this test session is a process that uses it.
+    from arena.embedded import start_if_embedded
+
+    start_if_embedded()
+
+
 def pytest_sessionfinish(session, exitstatus):
     # The embedded Redis is a daemon (so web, worker and commands share it); a test session
     # started it for its own var dir, so it stops it too.

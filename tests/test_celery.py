@@ -1,5 +1,3 @@
-from django.conf import settings
-
 from arena.celery import app
 
 
@@ -14,18 +12,6 @@ def test_it_routes_each_kind_of_task_to_its_queue():
     assert _queue_of("agents.train_agent") == "train"
     assert _queue_of("arena.settle_match") == "default"
     assert _queue_of("ledger.scan_deposits") == "default"
-
-
-def test_it_declares_the_four_queues_and_time_limits():
-    assert {q.name for q in app.conf.task_queues} == {"default", "rollout", "judge", "train"}
-    assert 0 < app.conf.task_soft_time_limit < app.conf.task_time_limit
-    # Late acks are opt-in per idempotent task, never a global default.
-    assert app.conf.task_acks_late is False
-    assert app.conf.broker_url == settings.CELERY_BROKER_URL
-
-
-def test_it_never_runs_tasks_eagerly_unless_asked():
-    assert app.conf.task_always_eager is False
 
 
 def test_only_idempotent_tasks_acknowledge_late():

@@ -66,11 +66,35 @@ def test_it_starts_one_embedded_redis_per_var_dir_and_reuses_it(tmp_path):
     stop_redis(tmp_path)
 
 
-def test_it_uses_the_configured_mode():
-    if os.environ.get("REDIS_URL"):
-        assert not settings.REDIS_EMBEDDED
-        assert settings.CELERY_BROKER_URL == os.environ["REDIS_URL"]
-    else:
-        assert settings.REDIS_EMBEDDED
-        assert settings.CELERY_BROKER_URL.startswith("redis+socket://")
-    assert settings.DB_IS_POSTGRES == os.environ.get("DATABASE_URL", "").startswith("postgres")
+def test_the_cache_and_the_database_are_the_ones_the_environment_names():
+    """Without REDIS_URL / DATABASE_URL the embedded server and SQLite hold the data; with them,
+    the named services do."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    cache.set("arena-mode-probe", "here", 30)
+    redis_url = os.environ.get("REDIS_URL") or f"unix://{settings.VAR_DIR / 'redis.sock'}"
+    server = redis.Redis.from_url(redis_url)
+    assert any(server.scan_iter("*arena-mode-probe*"))
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    assert connection.vendor == ("postgresql" if on_postgres else "sqlite")
+
+
+def test_importing_the_settings_starts_no_redis_and_manage_py_does(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env |= {"ARENA_VAR_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "arena.settings"}
+    named = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.REDIS_URL)"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.strip() == f"unix://{tmp_path / 'redis.sock'}"
+    assert not (tmp_path / "redis.pid").exists() and not (tmp_path / "redis.sock").exists()
+    # A management command is a process that uses Redis: it brings the server up.
+    result = _manage("check", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "redis.pid").exists()

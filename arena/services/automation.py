@@ -50,7 +50,7 @@ def auto_enter_agents(*, matchmake: bool = True) -> list[Entry]:
                 if not agent_count_auto_entry(agent=agent, fee=tier.fee):
                     raise _Refused
                 made_before = Entry.objects.filter(agent=agent, automatic=True).count()
-                entry = entry_create(
+                entry, _ = entry_create(
                     agent=agent,
                     space=space,
                     fee_tier=tier,

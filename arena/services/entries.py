@@ -18,6 +18,7 @@ from agents.models import Agent
 from arena.models import Entry
 from arena.services.errors import ArenaError, NotAllowed
 from arena.services.events import publish_queue_change
+from arena.services.matchmaking import matchmake as run_matchmaker
 from ledger import services as ledger
 from ledger.errors import LedgerError
 from spaces.models import FeeTier, Space
@@ -44,8 +45,9 @@ def entry_create(
     user: AbstractBaseUser | None = None,
     automatic: bool = False,
     matchmake: bool = True,
-) -> Entry:
-    """Queue ``agent`` in ``space`` at ``fee_tier``, paying the fee into escrow.
+) -> tuple[Entry, bool]:
+    """Queue ``agent`` in ``space`` at ``fee_tier``, paying the fee into escrow. Returns the entry
+    and whether this call created it (like Django's ``get_or_create``).
 
     ``user`` (when given) must own the agent. The same owner and ``key`` return the entry made
     the first time, whatever happened to it since; the same key for a different agent, space or
@@ -55,18 +57,16 @@ def entry_create(
     if user is not None and agent.owner_id != user.pk:
         raise NotAllowed("you can only enter your own agents")
     owner = agent.owner
-    existing = Entry.objects.filter(owner=owner, key=key).first()
+    existing = _entry_with_key(owner=owner, key=key, agent=agent, space=space, fee_tier=fee_tier)
     if existing is not None:
-        if (existing.agent_id, existing.space_id, existing.fee_tier_id) != (
-            agent.pk,
-            space.pk,
-            fee_tier.pk,
-        ):
-            raise ArenaError(f"key {key!r} was already used for a different entry")
-        return existing
+        return existing, False
     # Lock the space row: entries of one space queue up behind each other, so the "already
     # waiting" check and the matchmaker see a stable queue.
     space = Space.objects.select_for_update().get(pk=space.pk)
+    # A request with the same key may have committed while this one waited for the lock.
+    existing = _entry_with_key(owner=owner, key=key, agent=agent, space=space, fee_tier=fee_tier)
+    if existing is not None:
+        return existing, False
     fee_tier = FeeTier.objects.get(pk=fee_tier.pk)
     _check_can_enter(agent=agent, space=space, fee_tier=fee_tier)
     if Entry.objects.filter(agent=agent, space=space, status=Entry.Status.QUEUED).exists():
@@ -97,8 +97,6 @@ def entry_create(
             raise ArenaError(f"cannot pay the entry fee of {entry.fee} credits: {exc}") from exc
     publish_queue_change(space=space, entry=entry, event="entry.queued")
     if matchmake:
-        from arena.services.matchmaking import matchmake as run_matchmaker
-
         try:
             with transaction.atomic():
                 run_matchmaker(space=space, fee_tier=fee_tier)
@@ -106,7 +104,19 @@ def entry_create(
             # The entry stands; the periodic matchmaker tries again later.
             logger.warning("no match formed in %s: %s", space.slug, exc)
         entry.refresh_from_db()
-    return entry
+    return entry, True
+
+
+def _entry_with_key(*, owner, key: str, agent: Agent, space: Space, fee_tier: FeeTier):
+    """The owner's entry made with ``key``, if any; refused if it was for something else."""
+    existing = Entry.objects.filter(owner=owner, key=key).first()
+    if existing is not None and (existing.agent_id, existing.space_id, existing.fee_tier_id) != (
+        agent.pk,
+        space.pk,
+        fee_tier.pk,
+    ):
+        raise ArenaError(f"key {key!r} was already used for a different entry")
+    return existing
 
 
 @transaction.atomic

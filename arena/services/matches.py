@@ -10,11 +10,18 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from arena.models import Entry, Match, Seat
+from agents.inference import get_backend
+from agents.selectors import agent_generation_request
+from arena.models import Match, Seat
 from arena.services import dispatch
 from arena.services.events import publish_match_state
+from arena.services.failures import step_failed
 from arena.services.payouts import split_pot
 from arena.services.steps import S, claim_step, complete_step
+from judges.models import Verdict
+from judges.panel import competition_ranks, run_panel
+from judges.ratings import update_ratings
+from ledger import services as ledger
 from spaces.answer_rules import answer_violation, shape_answer
 
 logger = logging.getLogger(__name__)
@@ -40,8 +47,6 @@ def _seats(match: Match) -> list[Seat]:
 def build_requests(match: Match, seats: list[Seat]):
     """One generation request per seat: the agent's system prompt and the space's prompt, the
     agent's settings with max_new_tokens capped by the space, a seed derived from the match's."""
-    from agents.selectors import agent_generation_request
-
     cap = match.space.rule("max_new_tokens_cap")
     return [
         agent_generation_request(
@@ -55,8 +60,6 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
     """Generate every seat's answer in one batched call. Returns True when this call did the
     step. The model runs outside any transaction; its results are stored only if the claim
     still holds."""
-    from agents.inference import get_backend
-
     claim = claim_step(match_id=match_id, step="rollout")
     if claim is None:
         return False
@@ -68,11 +71,8 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
         results = (backend or get_backend()).generate(requests)
         if len(results) != len(seats):
             raise RuntimeError(f"backend returned {len(results)} answers for {len(seats)} seats")
-    except Exception as exc:  # noqa: BLE001 - any failure of the model ends the match, refunded
-        logger.exception("rollout of match %s failed", match_id)
-        match_abort(
-            match_id=match_id, status=S.FAILED, reason=f"rollout failed: {exc}", claim=claim
-        )
+    except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
+        step_failed(match_id=match_id, step="rollout", exc=exc, claim=claim)
         return True
     now = timezone.now()
     with transaction.atomic():
@@ -109,9 +109,6 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
 
 def match_judge(*, match_id: int) -> bool:
     """Rank the answers with the space's judge panel; store verdicts and ranks."""
-    from judges.models import Verdict
-    from judges.panel import run_panel
-
     claim = claim_step(match_id=match_id, step="judge")
     if claim is None:
         return False
@@ -129,11 +126,8 @@ def match_judge(*, match_id: int) -> bool:
         if len(ranks) != len(seats) or min(ranks) < 1:
             raise RuntimeError(f"judge panel returned ranks {ranks} for {len(seats)} answers")
         ranks = rank_violations_last(ranks, [seat.violation for seat in seats])
-    except Exception as exc:  # noqa: BLE001 - a broken judge ends the match, refunded
-        logger.exception("judging of match %s failed", match_id)
-        match_abort(
-            match_id=match_id, status=S.FAILED, reason=f"judging failed: {exc}", claim=claim
-        )
+    except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
+        step_failed(match_id=match_id, step="judge", exc=exc, claim=claim)
         return True
     now = timezone.now()
     with transaction.atomic():
@@ -154,8 +148,6 @@ def match_judge(*, match_id: int) -> bool:
 def rank_violations_last(ranks: list[int], violations: list[str]) -> list[int]:
     """Answers that break the space's content limits rank after every answer that keeps them;
     within each group the panel's order (and its ties) stand."""
-    from judges.panel import competition_ranks
-
     if not any(violations):
         return ranks
     return competition_ranks([(not v, -r) for r, v in zip(ranks, violations, strict=True)])
@@ -171,14 +163,21 @@ def verdict_fields(verdict) -> dict:
 # --- settlement ----------------------------------------------------------------------------
 
 
-@transaction.atomic
 def match_settle(*, match_id: int) -> bool:
     """Pay the pot by rank, exactly once (see ``arena.services.payouts`` for the rounding rule),
-    and update the space's ratings. One transaction: the status change comes first, so a racing
-    settler waits on the row and then finds nothing to do."""
-    from judges.ratings import update_ratings
-    from ledger import services as ledger
+    and update the space's ratings. Returns True when this call settled the match. A settlement
+    that raises has rolled back whole; the failure policy then retries it or refunds the match."""
+    try:
+        return _settle(match_id=match_id)
+    except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
+        step_failed(match_id=match_id, step="settle", exc=exc)
+        return False
 
+
+@transaction.atomic
+def _settle(*, match_id: int) -> bool:
+    """One transaction: the status change comes first, so a racing settler waits on the row and
+    then finds nothing to do."""
     now = timezone.now()
     if (
         Match.objects.filter(pk=match_id, status=S.SETTLING).update(
@@ -232,65 +231,7 @@ def match_settle(*, match_id: int) -> bool:
     return True
 
 
-# --- cancel / fail -------------------------------------------------------------------------
-
-
-@transaction.atomic
-def match_abort(
-    *, match_id: int, status: str = S.FAILED, reason: str, claim: int | None = None
-) -> bool:
-    """End a match that has not settled, returning every fee from its escrow to its owner.
-    With ``claim``, only if that claim still holds (a step giving up on its own work)."""
-    from ledger import services as ledger
-
-    if status not in (S.CANCELLED, S.FAILED):
-        raise ValueError(f"a match is aborted as cancelled or failed, not {status!r}")
-    now = timezone.now()
-    qs = Match.objects.filter(
-        pk=match_id, status__in=[S.FORMED, S.ROLLING_OUT, S.JUDGING, S.SETTLING]
-    )
-    if claim is not None:
-        qs = qs.filter(claim=claim)
-    if (
-        qs.update(
-            status=status,
-            failure_reason=reason[:2000],
-            finished_at=now,
-            lease_until=None,
-            updated=now,
-        )
-        != 1
-    ):
-        return False
-    match = _match(match_id)
-    for entry in Entry.objects.filter(match=match).select_related("owner"):
-        if entry.fee:
-            ledger.release(
-                user=entry.owner,
-                escrow_ref=match.escrow_ref,
-                amount=entry.fee,
-                key=f"match:{match.pk}:refund:{entry.pk}",
-            )
-        Entry.objects.filter(pk=entry.pk).update(status=Entry.Status.REFUNDED)
-    publish_match_state(match, reason=match.failure_reason)
-    return True
-
-
-def match_cancel(*, match_id: int, reason: str = "cancelled") -> bool:
-    return match_abort(match_id=match_id, status=S.CANCELLED, reason=reason)
-
-
 # --- driving a match without a worker --------------------------------------------------------
-
-
-def step_function(status: str):
-    from arena import tasks
-
-    return {
-        S.FORMED: tasks.rollout_match,
-        S.JUDGING: tasks.judge_match,
-        S.SETTLING: tasks.settle_match,
-    }.get(status)
 
 
 def match_run_inline(*, match_id: int, max_steps: int = 10) -> Match:
@@ -299,7 +240,7 @@ def match_run_inline(*, match_id: int, max_steps: int = 10) -> Match:
     with dispatch.inline():
         for _ in range(max_steps):
             status = Match.objects.values_list("status", flat=True).get(pk=match_id)
-            step = step_function(status)
+            step = dispatch.step_task(status)
             if step is None:
                 break
             step(match_id)

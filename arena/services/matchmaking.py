@@ -25,6 +25,8 @@ from arena.models import Entry, Match, Seat
 from arena.services import dispatch
 from arena.services.errors import ArenaError
 from arena.services.events import publish_match_state
+from judges.models import UNRATED_ORDINAL
+from judges.ratings import ordinals
 from ledger import services as ledger
 from spaces.errors import SpaceError
 from spaces.models import FeeTier, Space
@@ -34,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 BASE_WINDOW = 5.0  # ordinal points: two fresh agents (ordinal 0) always fit
 WIDEN_PER_MINUTE = 2.5  # after ~10 minutes almost any two agents may meet
-UNRATED_ORDINAL = 0.0  # openskill's default rating (mu 25, sigma 25/3) has ordinal 0
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,6 @@ class Waiting:
 
     def window(self) -> float:
         return BASE_WINDOW + WIDEN_PER_MINUTE * self.waited_s / 60
-
-
-def ratings_for(*, space: Space, agent_ids: list[int]) -> dict[int, float]:
-    from judges.models import Rating
-
-    rows = Rating.objects.filter(space=space, agent_id__in=agent_ids).values_list(
-        "agent_id", "mu", "sigma"
-    )
-    return {agent_id: mu - 3 * sigma for agent_id, mu, sigma in rows}
 
 
 def _pick_group(
@@ -160,7 +152,7 @@ def matchmake(
     )
     if len(queued) < size:
         return []
-    ratings = ratings_for(space=space, agent_ids=[e.agent_id for e in queued])
+    ratings = ordinals(space=space, agent_ids=[e.agent_id for e in queued])
     waiting = [
         Waiting(e, ratings.get(e.agent_id, UNRATED_ORDINAL), (now - e.created).total_seconds())
         for e in queued

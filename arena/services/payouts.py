@@ -1,17 +1,5 @@
-"""Splitting a match's pot. Pure integer arithmetic, no database.
-
-The rule, stated once (and shown on space pages):
-
-1. pot = entry fees + sponsor subsidy.
-2. creator rake = floor(pot * creator_rake_bps / 10000); platform rake likewise. What the floors
-   leave stays in the prize pool, so rakes never round up against players.
-3. prize pool = pot - both rakes. Places are 1st, 2nd, ...; place p is worth ``payout_shares[p]``
-   (places past the list are worth 0). Agents tied at one rank share the places they occupy:
-   k agents tied at rank r split the shares of places r..r+k-1 equally.
-4. each agent gets floor(pool * its share), computed exactly with fractions; the credits those
-   floors leave (fewer than the number of paid agents) go one each to the agents with a share,
-   best rank first, then by seat order, until none is left. So the amounts sum to the pot exactly.
-"""
+"""Splitting a match's pot. Pure integer arithmetic, no database. The rule is ``PAYOUT_RULE``
+below, stated once: this module follows it and space pages show it."""
 
 from __future__ import annotations
 
@@ -22,6 +10,18 @@ from fractions import Fraction
 from spaces.payouts import shares_for_ranks
 
 BPS = 10_000
+
+PAYOUT_RULE = """\
+1. pot = entry fees + sponsor subsidy.
+2. creator rake = floor(pot * creator_rake_bps / 10000); platform rake likewise. What the floors
+   leave stays in the prize pool, so rakes never round up against players.
+3. prize pool = pot - both rakes. Places are 1st, 2nd, ...; place p is worth ``payout_shares[p]``
+   (places past the list are worth 0). Agents tied at one rank share the places they occupy:
+   k agents tied at rank r split the shares of places r..r+k-1 equally.
+4. each agent gets floor(pool * its share), computed exactly with fractions; the credits those
+   floors leave (fewer than the number of paid agents) go one each to the agents with a share,
+   best rank first, then by seat order, until none is left. So the amounts sum to the pot exactly.
+"""
 
 
 @dataclass(frozen=True)

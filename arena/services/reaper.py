@@ -5,7 +5,8 @@ Run every minute by the ``arena.reap_stuck_matches`` task:
 - a step whose lease ran out (its worker was SIGKILLed, or hangs) is handed back: a rollout goes
   back to ``formed``, a judging keeps its status with no lease, and the step's task is queued
   again; the worker that lost the lease can no longer store its result (its claim is stale).
-  After ``MAX_ATTEMPTS`` claims of one step the match fails instead, with refunds;
+  After ``ARENA_STEP_MAX_ATTEMPTS`` claims of one step (the budget of
+  ``arena.services.failures``) the match fails instead, with refunds;
 - a step waiting with no lease for longer than ``requeue_after`` (its message was lost with a
   broker or a worker) is queued again; claiming makes a duplicate harmless;
 - a match older than the deadline that is still not final fails, with refunds.
@@ -18,33 +19,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from arena.models import Match
 from arena.services import dispatch
-from arena.services.events import publish_match_state
-from arena.services.matches import match_abort
+from arena.services.aborts import match_abort
+from arena.services.failures import hand_back, max_attempts
 from arena.services.steps import S
-
-MAX_ATTEMPTS = 3
 
 
 def _setting(name: str, default: int) -> int:
     return int(getattr(settings, name, default))
-
-
-def _hand_back(match: Match, now: datetime) -> bool:
-    back_to = S.FORMED if match.status == S.ROLLING_OUT else match.status
-    with transaction.atomic():
-        moved = Match.objects.filter(pk=match.pk, status=match.status, claim=match.claim).update(
-            status=back_to, lease_until=None, updated=now
-        )
-        if moved == 1:
-            match.status = back_to
-            publish_match_state(match, resumed=True)
-            dispatch.enqueue_step(match_id=match.pk, status=back_to)
-    return moved == 1
 
 
 def reap_stuck_matches(*, now: datetime | None = None) -> list[tuple[int, str]]:
@@ -62,7 +47,7 @@ def reap_stuck_matches(*, now: datetime | None = None) -> list[tuple[int, str]]:
         status__in=[S.ROLLING_OUT, S.JUDGING], lease_until__lt=now
     )
     for match in expired:
-        if match.attempts >= MAX_ATTEMPTS:
+        if match.attempts >= max_attempts():
             if match_abort(
                 match_id=match.pk,
                 status=S.FAILED,
@@ -72,7 +57,7 @@ def reap_stuck_matches(*, now: datetime | None = None) -> list[tuple[int, str]]:
                 done.append((match.pk, "failed: attempts"))
         else:
             was = match.status
-            if _hand_back(match, now):
+            if hand_back(match_id=match.pk, status=match.status, claim=match.claim, now=now):
                 done.append((match.pk, f"resumed {was}"))
 
     quiet = now - timedelta(seconds=_setting("ARENA_REQUEUE_AFTER_S", 120))

@@ -26,7 +26,7 @@ def enter(request, slug: str):
             messages.error(request, f"{field}: {' '.join(errors)}")
         return redirect("arena:space", slug=space.slug)
     try:
-        entry = entry_create(
+        entry, _ = entry_create(
             agent=form.cleaned_data["agent"],
             space=space,
             fee_tier=form.cleaned_data["fee_tier"],

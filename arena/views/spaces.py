@@ -7,7 +7,7 @@ from django.http import Http404
 from django.shortcuts import render
 
 from arena import selectors
-from arena.services.payouts import __doc__ as PAYOUT_RULE  # noqa: N812 - shown on the page
+from arena.services.payouts import PAYOUT_RULE
 from arena.views.forms import EnterForm
 from spaces.selectors import spaces_visible_to
 
@@ -31,7 +31,7 @@ def space_detail(request, slug: str):
         "space": space,
         "leaderboard": selectors.leaderboard(space=space),
         "matches": selectors.matches_of_space(space=space),
-        "payout_rule": PAYOUT_RULE.split("\n\n", 1)[1].strip(),
+        "payout_rule": PAYOUT_RULE,
         "fee_tiers": [(tier, queue.get(tier.pk, 0)) for tier in space.fee_tiers.all()],
     }
     if request.user.is_authenticated:

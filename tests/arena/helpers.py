@@ -17,7 +17,7 @@ def sum_answer(request, index: int) -> str:
 def form_match(space, tier, owners, agent_factory) -> Match:
     """One agent per owner enters; the last entry forms the match."""
     for i, owner in enumerate(owners):
-        entry = entry_create(
+        entry, _ = entry_create(
             agent=agent_factory(owner),
             space=space,
             fee_tier=tier,

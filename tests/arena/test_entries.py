@@ -13,7 +13,7 @@ from tests.arena.conftest import balance, fund
 def test_it_moves_the_fee_into_escrow_and_leaving_returns_it(alice, space, tier, agent_factory):
     fund(alice, 500)
     agent = agent_factory(alice)
-    entry = entry_create(agent=agent, space=space, fee_tier=tier, key="k1", user=alice)
+    entry, _ = entry_create(agent=agent, space=space, fee_tier=tier, key="k1", user=alice)
     assert entry.status == Entry.Status.QUEUED and entry.fee == 100
     assert balance(alice) == 400
     assert ledger.balance(ledger.escrow_account(entry.escrow_ref)) == 100
@@ -32,9 +32,10 @@ def test_it_moves_the_fee_into_escrow_and_leaving_returns_it(alice, space, tier,
 def test_it_makes_one_entry_per_key(alice, space, tier, agent_factory):
     fund(alice, 500)
     agent = agent_factory(alice)
-    first = entry_create(agent=agent, space=space, fee_tier=tier, key="same")
-    again = entry_create(agent=agent, space=space, fee_tier=tier, key="same")
+    first, created_first = entry_create(agent=agent, space=space, fee_tier=tier, key="same")
+    again, created_again = entry_create(agent=agent, space=space, fee_tier=tier, key="same")
     assert first.pk == again.pk
+    assert (created_first, created_again) == (True, False)
     assert Entry.objects.count() == 1
     assert balance(alice) == 400
 
@@ -82,7 +83,7 @@ def test_it_refuses_a_second_wait_of_one_agent_and_a_closed_space(
 
 def test_it_enters_the_free_tier_without_touching_the_ledger(alice, space, agent_factory):
     free = space.fee_tiers.get(name="free")
-    entry = entry_create(agent=agent_factory(alice), space=space, fee_tier=free, key="f")
+    entry, _ = entry_create(agent=agent_factory(alice), space=space, fee_tier=free, key="f")
     assert entry.fee == 0 and balance(alice) == 0
     entry_leave(entry=entry)
     assert Entry.objects.get().status == Entry.Status.LEFT
@@ -96,7 +97,7 @@ def test_closing_a_space_returns_every_waiting_fee_and_leaves_formed_matches_alo
 
     alice, bob, dave = players
     match = form_match(space, tier, [alice, bob], agent_factory)
-    waiting = entry_create(agent=agent_factory(dave), space=space, fee_tier=tier, key="dave:1")
+    waiting, _ = entry_create(agent=agent_factory(dave), space=space, fee_tier=tier, key="dave:1")
     assert waiting.status == Entry.Status.QUEUED and balance(dave) == 10_000 - 100
 
     space_set_status(space=space, status="closed")

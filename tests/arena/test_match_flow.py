@@ -6,7 +6,8 @@ import pytest
 from agents.inference.scripted import use_script
 from arena import tasks
 from arena.models import Entry, Match
-from arena.services.matches import match_cancel, match_run_inline
+from arena.services.aborts import match_cancel
+from arena.services.matches import match_run_inline
 from ledger import services as ledger
 from tests.arena.conftest import balance
 from tests.arena.helpers import audit_ok, form_match, make_code_space, sum_answer

@@ -24,9 +24,9 @@ def test_it_forms_a_match_when_n_agents_of_distinct_owners_wait(
     players, space, tier, agent_factory
 ):
     alice, bob, _ = players
-    first = entry_create(agent=agent_factory(alice), space=space, fee_tier=tier, key="a")
+    first, _ = entry_create(agent=agent_factory(alice), space=space, fee_tier=tier, key="a")
     assert first.status == Entry.Status.QUEUED and Match.objects.count() == 0
-    second = entry_create(agent=agent_factory(bob), space=space, fee_tier=tier, key="b")
+    second, _ = entry_create(agent=agent_factory(bob), space=space, fee_tier=tier, key="b")
     assert second.status == Entry.Status.MATCHED
     match = Match.objects.get()
     assert match.status == "formed" and match.fees == 200

@@ -121,7 +121,7 @@ def test_it_pushes_each_state_change_to_the_match_socket(players, space, tier, a
 def test_it_pushes_queue_and_match_events_to_the_space_socket(players, space, tier, agent_factory):
     """The space page's socket hears entries join the queue, the match form, and each of its
     states; a second match, cancelled, is heard too."""
-    from arena.services.matches import match_cancel
+    from arena.services.aborts import match_cancel
 
     alice, bob, dave = players
 

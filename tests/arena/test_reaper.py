@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from agents.inference.scripted import use_script
 from arena.models import Match
+from arena.services.failures import max_attempts
 from arena.services.matches import match_run_inline
-from arena.services.reaper import MAX_ATTEMPTS, reap_stuck_matches
+from arena.services.reaper import reap_stuck_matches
 from arena.services.steps import claim_step, complete_step
 from tests.arena.conftest import balance
 from tests.arena.helpers import audit_ok, form_match, sum_answer
@@ -40,7 +41,7 @@ def test_it_redoes_a_rollout_whose_worker_died(players, space, tier, agent_facto
 def test_it_fails_a_step_that_keeps_dying_and_refunds(players, space, tier, agent_factory):
     alice, bob, _ = players
     match = form_match(space, tier, [alice, bob], agent_factory)
-    for attempt in range(MAX_ATTEMPTS):
+    for attempt in range(max_attempts()):
         assert claim_step(match_id=match.pk, step="rollout") is not None
         done = reap_stuck_matches(now=later(20 * (attempt + 1)))
     assert done == [(match.pk, "failed: attempts")]

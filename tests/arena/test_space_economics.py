@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def test_it_keeps_the_economics_while_an_entry_waits(carol, players, space, tier, agent_factory):
     alice = players[0]
-    entry = entry_create(agent=agent_factory(alice), space=space, fee_tier=tier, key="wait")
+    entry, _ = entry_create(agent=agent_factory(alice), space=space, fee_tier=tier, key="wait")
     space = space_set_status(space=space, status="paused")
 
     with pytest.raises(SpaceError) as refused:

@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count, Q
 
 from agents.models import Agent
+from arena.celery import app
 from arena.models import Entry, Match
 from arena.services import dispatch
 from arena.services.entries import entry_create
@@ -34,8 +35,6 @@ WIDE_OPEN = float("inf")
 
 
 def worker_is_running() -> bool:
-    from arena.celery import app
-
     try:
         return bool(app.control.ping(timeout=1.0))
     except Exception:  # noqa: BLE001 - no broker means no worker

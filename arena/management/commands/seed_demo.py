@@ -20,10 +20,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from agents.model_store import ensure_default_base_model
 from agents.models import Agent, BaseModel
 from agents.services import agent_create
 from arena.services.accounts import user_make_creator
 from ledger import services as ledger
+from ledger.models import Transfer
 from spaces.economics import PLATFORM
 from spaces.models import Prompt, Space
 from spaces.services import prompt_create, space_create, space_set_status
@@ -309,7 +311,6 @@ class Command(BaseCommand):
                 created["users"].append(name)
             users[name] = user
         user_make_creator(user=users["creator"])
-        from ledger.models import Transfer
 
         for name in PLAYERS:
             key = f"seed_demo:grant:{name}"
@@ -347,7 +348,5 @@ class Command(BaseCommand):
     def base_model(self) -> BaseModel:
         base = BaseModel.objects.filter(is_default=True).first()
         if base is None:
-            from agents.model_store import ensure_default_base_model
-
             base = ensure_default_base_model()
         return base

@@ -18,6 +18,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from agents.model_store import ensure_default_base_model
+from arena.embedded import stop_redis
+from ledger.chain.anvil import AnvilNode, anvil_binary
+
 
 class Command(BaseCommand):
     help = "Migrate, provision the default model, seed demo data, run web server + worker."
@@ -37,8 +41,6 @@ class Command(BaseCommand):
         deposits on. When anvil is installed (npm, package.json), run one node for both."""
         if settings.ETH_RPC_URL:
             return None
-        from ledger.chain.anvil import AnvilNode, anvil_binary
-
         if anvil_binary() is None:
             self.stderr.write("anvil not installed: each process uses its own in-process chain")
             return None
@@ -59,8 +61,6 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=1)
         if not no_model:
             self.stdout.write("==> provisioning the default model (cached after the first run)")
-            from agents.model_store import ensure_default_base_model
-
             ensure_default_base_model()
         if not no_seed:
             call_command("seed_demo")
@@ -129,6 +129,4 @@ class Command(BaseCommand):
             if chain_node is not None:
                 chain_node.stop()
             if settings.REDIS_EMBEDDED:
-                from arena.embedded import stop_redis
-
                 stop_redis(settings.VAR_DIR)
