@@ -12,7 +12,7 @@ numeric verifier's ``tolerance``, a tests verifier's ``timeout_s``).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, TypeVar, get_args
 
 import regex
@@ -32,6 +32,7 @@ from pydantic import (
 
 from judges.errors import JudgeConfigError
 from spaces.hooks import JudgeNeeds
+from spaces.validation import parse_decimal
 
 MAX_JUDGES = 8
 MAX_WEIGHT = 100
@@ -59,14 +60,10 @@ def _decimal_text(value: Any, info: ValidationInfo) -> Decimal:
     """A non-negative finite decimal from a string. Floats are refused: 0.1 is not exactly one
     tenth."""
     what = info.field_name
-    if not isinstance(value, str):
-        raise ValueError(f'{what} must be a decimal string such as "0.5", not {value!r}')
     try:
-        number = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{what}: {value!r} is not a decimal number") from None
-    if not number.is_finite():
-        raise ValueError(f"{what}: {value!r} is not a finite number")
+        number = parse_decimal(value, what)  # the parsing spaces use for payout shares
+    except DjangoValidationError as exc:
+        raise ValueError(exc.messages[0]) from None
     if number < 0:
         raise ValueError(f"{what} must be >= 0, not {number}")
     return number

@@ -1,7 +1,8 @@
 """Shared fixtures: personas (healthchecks style), service detection, a real Celery worker.
 
 Personas: ``alice`` a player, ``bob`` a second player, ``carol`` a space creator, ``mallory`` an
-outsider who must see nothing of the others'.
+outsider who must see nothing of the others'. ``tiny_base`` a default base model that is only a
+tiny config, for tests that build adapters but never generate.
 
 Service-dependent tests skip with a reason starting with ``needs service:``; ``.ci/run`` fails
 when any such skip appears, because CI must run everything.
@@ -54,6 +55,27 @@ def mallory(django_user_model):
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-123")
+
+
+@pytest.fixture
+def tiny_base(db, tmp_path):
+    """A registered default base model that is only a tiny llama config: enough to build LoRA
+    adapters (shapes only) in milliseconds without the real model, for tests that never
+    generate."""
+    from transformers import LlamaConfig
+
+    from agents.models import BaseModel
+
+    directory = tmp_path / "tiny-llama"
+    LlamaConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=128,
+    ).save_pretrained(directory)
+    return BaseModel.objects.create(name="tiny", path=str(directory), is_default=True)
 
 
 def pytest_collection_modifyitems(config, items):

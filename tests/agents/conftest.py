@@ -5,26 +5,6 @@ import torch
 from safetensors.torch import load_file, save_file
 
 
-@pytest.fixture
-def tiny_base(db, tmp_path):
-    """A registered default base model that is only a tiny llama config: enough to build LoRA
-    adapters (shapes only) without the real model, for tests that never generate."""
-    from transformers import LlamaConfig
-
-    from agents.models import BaseModel
-
-    directory = tmp_path / "tiny-llama"
-    LlamaConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=128,
-    ).save_pretrained(directory)
-    return BaseModel.objects.create(name="tiny", path=str(directory), is_default=True)
-
-
 @pytest.fixture(scope="session")
 def model_dir():
     from agents.model_store import default_model_dir

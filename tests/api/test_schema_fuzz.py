@@ -53,12 +53,10 @@ CHECKS = os.environ.get(
 
 
 @pytest.fixture
-def player(django_user_model, tmp_path, settings):
+def player(django_user_model, tiny_base, tmp_path, settings):
     """alice with credits, a token, an agent (with an adapter), and an open space to enter."""
     from rest_framework.authtoken.models import Token
-    from transformers import LlamaConfig
 
-    from agents.models import BaseModel
     from agents.services import agent_create
     from ledger import services as ledger
     from spaces.economics import PLATFORM
@@ -66,22 +64,10 @@ def player(django_user_model, tmp_path, settings):
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ARENA_INFERENCE_BACKEND = "scripted"
-    # A tiny model skeleton is enough to build adapters for the agents the fuzzer creates.
-    directory = tmp_path / "tiny-llama"
-    LlamaConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        vocab_size=128,
-    ).save_pretrained(directory)
-    base = BaseModel.objects.create(name="tiny", path=str(directory), is_default=True)
-
     alice = django_user_model.objects.create_user("alice", "alice@example.com", "alice-pass-123")
     carol = django_user_model.objects.create_user("carol", "carol@example.com", "carol-pass-123")
     ledger.grant(user=alice, amount=10_000, key="fuzz:alice")
-    agent_create(owner=alice, name="fuzzy", base_model=base, seed=1)
+    agent_create(owner=alice, name="fuzzy", base_model=tiny_base, seed=1)
     space = space_create(
         creator=carol,
         actor=PLATFORM,

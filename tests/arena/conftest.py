@@ -7,6 +7,7 @@ import itertools
 
 import pytest
 
+from arena.celery import app
 from arena.services import dispatch
 
 _counter = itertools.count(1)
@@ -19,10 +20,32 @@ def scripted_backend(settings):
 
 
 @pytest.fixture(autouse=True)
-def no_broker():
-    """Steps are driven by the tests (task functions called directly), never queued."""
+def no_broker(request):
+    """Steps are driven by the tests (task functions called directly), never queued; except in
+    tests with real workers (``worker_pool``), where they go through the broker to them."""
+    if "worker_pool" in request.fixturenames:
+        yield
+        return
     with dispatch.inline():
         yield
+
+
+@pytest.fixture
+def worker_backend():
+    """The inference backend of the workers of ``worker_pool``."""
+    return "scripted"
+
+
+@pytest.fixture
+def worker_pool(transactional_db, monkeypatch, worker_backend):
+    """Real Celery worker processes: a test starts them (tests/arena/workers.py) and adds them
+    here, to be stopped after it. The queues are purged first."""
+    monkeypatch.setenv("ARENA_INFERENCE_BACKEND", worker_backend)
+    app.control.purge()
+    workers = []
+    yield workers
+    for worker in workers:
+        worker.stop()
 
 
 @pytest.fixture

@@ -7,6 +7,27 @@ import re
 from arena.models import Match
 from arena.services.entries import entry_create
 
+# The agent form (/agents/new/, /agents/<id>/edit/) filled in with valid values for "Scout".
+AGENT_FORM = {
+    "name": "Scout",
+    "system_prompt": "Be brief.",
+    "temperature": "0.5",
+    "top_p": "0.9",
+    "top_k": "40",
+    "max_new_tokens": "32",
+    "repetition_penalty": "1.1",
+    "lora_rank": "4",
+    "lora_alpha": "8",
+    "lora_dropout": "0.05",
+    "target_modules": '["q_proj", "v_proj"]',
+    "learning_rate": "0.0001",
+    "dpo_beta": "0.1",
+    "epochs": "1",
+    "batch_size": "2",
+    "auto_max_matches": "0",
+    "auto_budget": "0",
+}
+
 
 def sum_answer(request, index: int) -> str:
     """Scripted answers for "What is a + b?": seat 0 right, seat k off by k."""

@@ -8,30 +8,11 @@ import re
 import pytest
 
 from agents.models import Agent, BaseModel
+from tests.arena.helpers import AGENT_FORM
 
 pytestmark = pytest.mark.django_db
 
 TAKEN = "You already have an agent named “Scout”."
-
-FORM = {
-    "name": "Scout",
-    "system_prompt": "Be brief.",
-    "temperature": "0.5",
-    "top_p": "0.9",
-    "top_k": "40",
-    "max_new_tokens": "32",
-    "repetition_penalty": "1.1",
-    "lora_rank": "4",
-    "lora_alpha": "8",
-    "lora_dropout": "0.05",
-    "target_modules": '["q_proj", "v_proj"]',
-    "learning_rate": "0.0001",
-    "dpo_beta": "0.1",
-    "epochs": "1",
-    "batch_size": "2",
-    "auto_max_matches": "0",
-    "auto_budget": "0",
-}
 
 
 @pytest.fixture
@@ -59,7 +40,7 @@ def assert_one_name_error(html: str) -> None:
 
 def test_it_shows_a_taken_name_once_on_the_name_field_when_creating(client, alice, scout):
     client.force_login(alice)
-    response = client.post("/agents/new/", FORM)
+    response = client.post("/agents/new/", AGENT_FORM)
     assert response.status_code == 200
     assert response.context["form"].errors == {"name": [TAKEN]}
     assert response.context["form"].non_field_errors() == []
@@ -86,7 +67,7 @@ def test_it_shows_a_taken_name_once_on_the_name_field_when_renaming(client, alic
         owner=alice, base_model=scout.base_model, name="Ranger", target_modules=["q_proj"]
     )
     client.force_login(alice)
-    response = client.post(f"/agents/{other.pk}/edit/", FORM)
+    response = client.post(f"/agents/{other.pk}/edit/", AGENT_FORM)
     assert response.status_code == 200
     assert response.context["form"].errors == {"name": [TAKEN]}
     assert_one_name_error(response.content.decode())

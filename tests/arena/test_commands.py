@@ -66,27 +66,7 @@ def test_it_refuses_to_play_without_enough_agents_or_space(players, space, agent
         run("play", "--space", "nope", "--matches", "1", "--inline")
 
 
-@pytest.fixture
-def tiny_default_base(tmp_path, db):
-    """A tiny llama config registered as the default base model: adapters initialise in
-    milliseconds and no model weights are needed."""
-    from transformers import LlamaConfig
-
-    from agents.models import BaseModel
-
-    path = tmp_path / "tiny-llama"
-    LlamaConfig(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-    ).save_pretrained(path)
-    return BaseModel.objects.create(name="tiny-default", path=str(path), is_default=True)
-
-
-def test_it_seeds_the_demo_once(tiny_default_base):
+def test_it_seeds_the_demo_once(tiny_base):
     first = json.loads(run("seed_demo", "--json"))["created"]
     assert len(first["spaces"]) >= 4 and len(first["agents"]) >= 8
     counts = (Space.objects.count(), Agent.objects.count(), Transfer.objects.count())
@@ -118,7 +98,7 @@ def test_it_seeds_the_demo_once(tiny_default_base):
     audit_ok()
 
 
-def test_it_plays_on_the_seeded_demo(tiny_default_base):
+def test_it_plays_on_the_seeded_demo(tiny_base):
     run("seed_demo")
     report = json.loads(
         run(
@@ -152,7 +132,7 @@ PY_SOLUTIONS = (
 )
 
 
-def test_it_plays_the_seeded_python_space_with_tests(tiny_default_base):
+def test_it_plays_the_seeded_python_space_with_tests(tiny_base):
     from agents.inference.scripted import use_script
     from judges.models import Verdict
 

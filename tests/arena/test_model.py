@@ -14,7 +14,6 @@ import pytest
 from django.utils import timezone
 
 from arena import tasks
-from arena.celery import app
 from arena.models import Entry, Match
 from arena.services.reaper import reap_stuck_matches
 from arena.services.steps import lease_seconds
@@ -27,19 +26,9 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture
-def no_broker():
-    """Real queues and workers here (overrides conftest's inline fixture)."""
-    yield
-
-
-@pytest.fixture
-def local_workers(transactional_db, monkeypatch):
-    monkeypatch.setenv("ARENA_INFERENCE_BACKEND", "local")
-    app.control.purge()
-    workers = []
-    yield workers
-    for worker in workers:
-        worker.stop()
+def worker_backend():
+    """The workers answer with the real default model."""
+    return "local"
 
 
 @pytest.fixture
@@ -79,13 +68,13 @@ def enter_all(agents, space, tier):
 
 
 def test_it_runs_a_match_with_the_default_model_through_a_real_worker(
-    local_workers, tmp_path, carol, real_agents
+    worker_pool, tmp_path, carol, real_agents
 ):
     space = make_space(carol, slug="model-math")
-    local_workers.append(start_worker(tmp_path))
+    worker_pool.append(start_worker(tmp_path))
     match = enter_all(real_agents, space, space.fee_tiers.get(name="standard"))
     match = wait_final(match.pk, timeout=540)
-    assert match.status == "settled", (match.failure_reason, local_workers[0].log()[-3000:])
+    assert match.status == "settled", (match.failure_reason, worker_pool[0].log()[-3000:])
     for seat in match.seats.all():
         assert seat.completion_tokens and seat.finish_reason in ("stop", "length")
         assert len(seat.adapter_sha256) == 64 and seat.generation_settings
@@ -98,7 +87,7 @@ def test_it_runs_a_match_with_the_default_model_through_a_real_worker(
 
 
 def test_it_judges_an_open_space_with_the_model_as_pairwise_judge(
-    local_workers, tmp_path, carol, real_agents
+    worker_pool, tmp_path, carol, real_agents
 ):
     """An open space: no reference, the pairwise-llm judge (the same local model, asked in both
     orders) ranks the answers inside the worker, and the pot is paid by those ranks."""
@@ -108,10 +97,10 @@ def test_it_judges_an_open_space_with_the_model_as_pairwise_judge(
     space = make_space(
         carol, slug="model-open", task_kind="open", panel=panel, rules={"max_new_tokens_cap": 16}
     )
-    local_workers.append(start_worker(tmp_path))
+    worker_pool.append(start_worker(tmp_path))
     match = enter_all(real_agents, space, space.fee_tiers.get(name="standard"))
     match = wait_final(match.pk, timeout=540)
-    assert match.status == "settled", (match.failure_reason, local_workers[0].log()[-3000:])
+    assert match.status == "settled", (match.failure_reason, worker_pool[0].log()[-3000:])
     verdict = Verdict.objects.get(match=match)
     assert verdict.judge_kind == "pairwise-llm"
     ranks = sorted(match.seats.values_list("rank", flat=True))
@@ -126,11 +115,11 @@ def test_it_judges_an_open_space_with_the_model_as_pairwise_judge(
 
 
 def test_it_ends_in_one_final_state_after_a_worker_is_killed_mid_rollout(
-    local_workers, tmp_path, carol, real_agents, alice, bob
+    worker_pool, tmp_path, carol, real_agents, alice, bob
 ):
     space = make_space(carol, slug="model-kill")
     first = start_worker(tmp_path)
-    local_workers.append(first)
+    worker_pool.append(first)
     match = enter_all(real_agents, space, space.fee_tiers.get(name="standard"))
     wait_status(match.pk, "rolling_out", timeout=120)
     time.sleep(1.0)  # the worker is loading the model or generating
@@ -140,7 +129,7 @@ def test_it_ends_in_one_final_state_after_a_worker_is_killed_mid_rollout(
 
     done = reap_stuck_matches(now=timezone.now() + timedelta(seconds=lease_seconds() + 60))
     assert (match.pk, "resumed rolling_out") in done
-    local_workers.append(start_worker(tmp_path))
+    worker_pool.append(start_worker(tmp_path))
     match = wait_final(match.pk, timeout=540)
     assert match.status in ("settled", "failed")
     # The killed task's message comes back after the broker's visibility timeout (acks_late):

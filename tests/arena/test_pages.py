@@ -12,7 +12,7 @@ from agents.models import Agent
 from arena.models import Entry
 from arena.services.matches import match_run_inline
 from tests.arena.conftest import balance
-from tests.arena.helpers import form_match, sum_answer
+from tests.arena.helpers import AGENT_FORM, form_match, sum_answer
 
 
 def test_it_lists_spaces_and_shows_one_with_its_leaderboard(
@@ -154,49 +154,16 @@ def test_it_pushes_queue_and_match_events_to_the_space_socket(players, space, ti
     assert sum(1 for e in seen if e[0] == "entry.queued") == 4
 
 
-def test_it_lists_creates_edits_and_forks_agents(client, alice, mallory, tmp_path, db):
-    from transformers import LlamaConfig
-
-    from agents.models import BaseModel
-
-    path = tmp_path / "tiny"
-    LlamaConfig(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-    ).save_pretrained(path)
-    BaseModel.objects.create(name="tiny", path=str(path), is_default=True)
+def test_it_lists_creates_edits_and_forks_agents(client, alice, mallory, tiny_base):
     client.force_login(alice)
-    form = {
-        "name": "Scout",
-        "system_prompt": "Be brief.",
-        "temperature": "0.5",
-        "top_p": "0.9",
-        "top_k": "40",
-        "max_new_tokens": "32",
-        "repetition_penalty": "1.1",
-        "lora_rank": "4",
-        "lora_alpha": "8",
-        "lora_dropout": "0.05",
-        "target_modules": '["q_proj", "v_proj"]',
-        "learning_rate": "0.0001",
-        "dpo_beta": "0.1",
-        "epochs": "1",
-        "batch_size": "2",
-        "auto_max_matches": "0",
-        "auto_budget": "0",
-    }
-    bad = client.post("/agents/new/", {**form, "temperature": "9"})
+    bad = client.post("/agents/new/", {**AGENT_FORM, "temperature": "9"})
     assert bad.status_code == 200 and Agent.objects.count() == 0
-    r = client.post("/agents/new/", form)
+    r = client.post("/agents/new/", AGENT_FORM)
     assert r.status_code == 302, r.content.decode()[:2000]
     agent = Agent.objects.get(name="Scout")
     assert agent.current_adapter is not None and agent.owner == alice
     assert "Scout" in client.get("/agents/").content.decode()
-    r = client.post(f"/agents/{agent.pk}/edit/", {**form, "temperature": "0.2"})
+    r = client.post(f"/agents/{agent.pk}/edit/", {**AGENT_FORM, "temperature": "0.2"})
     assert r.status_code == 302
     agent.refresh_from_db()
     assert agent.temperature == 0.2

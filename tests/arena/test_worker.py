@@ -8,12 +8,10 @@ import sqlite3
 import time
 from datetime import timedelta
 
-import pytest
 from django.db import connection
 from django.utils import timezone
 
 from arena import tasks
-from arena.celery import app
 from arena.models import Match
 from arena.services.reaper import reap_stuck_matches
 from ledger.models import Transfer
@@ -21,30 +19,14 @@ from tests.arena.helpers import audit_ok, form_match
 from tests.arena.workers import start_worker, wait_final, wait_for, wait_status
 
 
-@pytest.fixture
-def no_broker():
-    """Here the steps go through the broker to real workers (overrides conftest's fixture)."""
-    yield
-
-
-@pytest.fixture
-def worker_env(transactional_db, monkeypatch):
-    monkeypatch.setenv("ARENA_INFERENCE_BACKEND", "scripted")
-    app.control.purge()
-    workers = []
-    yield workers
-    for worker in workers:
-        worker.stop()
-
-
 def test_it_runs_a_match_through_a_real_worker(
-    worker_env, tmp_path, players, space, tier, agent_factory
+    worker_pool, tmp_path, players, space, tier, agent_factory
 ):
-    worker_env.append(start_worker(tmp_path))
+    worker_pool.append(start_worker(tmp_path))
     alice, bob, _ = players
     match = form_match(space, tier, [alice, bob], agent_factory)
     match = wait_final(match.pk, timeout=120)
-    assert match.status == "settled", (match.failure_reason, worker_env[0].log())
+    assert match.status == "settled", (match.failure_reason, worker_pool[0].log())
     seats = list(match.seats.all())
     assert all(s.text and s.rank for s in seats)
     assert sum(s.payout for s in seats) + match.creator_rake + match.platform_rake == match.pot
@@ -102,19 +84,19 @@ def hold_settlement_midway(payee):
 
 
 def test_it_settles_exactly_once_after_a_worker_is_killed_mid_settlement(
-    worker_env, tmp_path, players, space, tier, agent_factory
+    worker_pool, tmp_path, players, space, tier, agent_factory
 ):
     alice, bob, _ = players
     # A worker without the default queue takes the match as far as settling.
     early = start_worker(tmp_path, queues="rollout,judge")
-    worker_env.append(early)
+    worker_pool.append(early)
     match = form_match(space, tier, [alice, bob], agent_factory)
     wait_status(match.pk, "settling", timeout=120)
     early.stop()
 
     with hold_settlement_midway(alice) as task_blocked:
         settler = start_worker(tmp_path, queues="default")
-        worker_env.append(settler)
+        worker_pool.append(settler)
         wait_for(lambda: "arena.settle_match" in settler.log(), 60, "the settle task to start")
         try:
             wait_for(task_blocked, 120, "the settle task to block inside its transaction")
@@ -131,7 +113,7 @@ def test_it_settles_exactly_once_after_a_worker_is_killed_mid_settlement(
     # The reaper finds the quiet match and queues its settlement again; a new worker runs it.
     done = reap_stuck_matches(now=timezone.now() + timedelta(minutes=5))
     assert (match.pk, "requeued settling") in done
-    worker_env.append(start_worker(tmp_path, queues="default"))
+    worker_pool.append(start_worker(tmp_path, queues="default"))
     match = wait_final(match.pk, timeout=120)
     assert match.status == "settled", match.failure_reason
     # The killed task's message comes back after the broker's visibility timeout (acks_late):
@@ -143,7 +125,7 @@ def test_it_settles_exactly_once_after_a_worker_is_killed_mid_settlement(
 
 
 def test_it_plays_through_the_worker_when_one_runs(
-    worker_env, tmp_path, players, space, agent_factory
+    worker_pool, tmp_path, players, space, agent_factory
 ):
     import io
     import json
@@ -152,7 +134,7 @@ def test_it_plays_through_the_worker_when_one_runs(
 
     alice, bob, _ = players
     agent_factory(alice), agent_factory(bob)
-    worker_env.append(start_worker(tmp_path))
+    worker_pool.append(start_worker(tmp_path))
     out = io.StringIO()
     call_command(
         "play", "--space", space.slug, "--matches", "1", "--json", "--tier", "standard", stdout=out
@@ -160,5 +142,5 @@ def test_it_plays_through_the_worker_when_one_runs(
     report = json.loads(out.getvalue())
     assert report["mode"] == "worker"
     assert report["matches"][0]["status"] == "settled"
-    assert "arena.rollout_match" in worker_env[0].log()
+    assert "arena.rollout_match" in worker_pool[0].log()
     audit_ok()

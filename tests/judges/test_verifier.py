@@ -162,35 +162,20 @@ def test_it_normalises_its_config():
     assert judge.config.canonical() == {"kind": "verifier", "mode": "numeric", "tolerance": "0.50"}
 
 
-def test_it_substitutes_the_escaped_reference_into_a_regex_pattern():
+def regex_panel_ranks(pattern: str, reference: str, answers: list[str]) -> list[int]:
+    """The ranks a panel of one regex verifier (match: search) gives ``answers``."""
+    config = {"kind": "verifier", "mode": "regex", "match": "search", "pattern": pattern}
     outcome = run_panel(
-        panel_config=[
-            {
-                "kind": "verifier",
-                "mode": "regex",
-                "match": "search",
-                "pattern": r"(?i)\b{reference}\b",
-            }
-        ],
-        prompt_text="Capital of Egypt?",
-        reference="Cairo",
-        answers=["The capital of Egypt is cairo.", "It is Alexandria.", "Cairoville"],
+        panel_config=[config], prompt_text="?", reference=reference, answers=answers
     )
-    assert outcome.ranks == [1, 2, 2]
+    return outcome.ranks
+
+
+def test_it_substitutes_the_escaped_reference_into_a_regex_pattern():
+    answers = ["The capital of Egypt is cairo.", "It is Alexandria.", "Cairoville"]
+    assert regex_panel_ranks(r"(?i)\b{reference}\b", "Cairo", answers) == [1, 2, 2]
 
 
 def test_it_escapes_regex_characters_in_the_reference():
-    outcome = run_panel(
-        panel_config=[
-            {
-                "kind": "verifier",
-                "mode": "regex",
-                "match": "search",
-                "pattern": r"answer: {reference}$",
-            }
-        ],
-        prompt_text="?",
-        reference="a.b",
-        answers=["answer: a.b", "answer: axb"],
-    )
-    assert outcome.ranks == [1, 2]
+    ranks = regex_panel_ranks(r"answer: {reference}$", "a.b", ["answer: a.b", "answer: axb"])
+    assert ranks == [1, 2]

@@ -2,7 +2,8 @@
 
 Every key ``k<n>`` of a shared pool stands for one fixed operation (drawn from ``Random(n)``), so
 any worker may race any other on the same key with the same content. About a third of the calls
-retry a key this worker used before. Each call's outcome is written as one JSON line.
+retry a key this worker used before. Each call's outcome is written as one JSON line
+(tests/ledger/conftest.py).
 
     python -m tests.ledger.concurrency_worker --users 1,2,3 --ops 250 --seed 7 --pool 900 \
         --out results.jsonl --ready ready.flag --go go.flag
@@ -11,10 +12,11 @@ retry a key this worker used before. Each call's outcome is written as one JSON 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import time
+from collections.abc import Iterator
+from functools import partial
+
+from tests.ledger.conftest import Call, racer_main
 
 ESCROWS = ["pool:a", "pool:b", "pool:c"]
 
@@ -55,49 +57,35 @@ def apply(op: dict, key: str, users: dict):
     return ledger.grant(user=users[op["a"]], amount=op["amount"], key=key)
 
 
+def prepare(args: argparse.Namespace) -> Iterator[Call]:
+    from django.contrib.auth import get_user_model
+
+    user_ids = [int(u) for u in args.users.split(",")]
+    return calls(args, user_ids, get_user_model().objects.in_bulk(user_ids))
+
+
+def calls(args: argparse.Namespace, user_ids: list[int], users: dict) -> Iterator[Call]:
+    """``args.ops`` keys of the pool, about a third of them retries of keys used before."""
+    rnd = random.Random(args.seed)
+    used: list[int] = []
+    for _ in range(args.ops):
+        retry = bool(used) and rnd.random() < 0.35
+        n = rnd.choice(used) if retry else rnd.randrange(args.pool)
+        used.append(n)
+        key = f"k{n}"
+        yield (
+            {"key": key, "n": n, "retry": retry},
+            partial(apply, operation(n, user_ids), key, users),
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", required=True)
     parser.add_argument("--ops", type=int, default=250)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--pool", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--ready", required=True)
-    parser.add_argument("--go", required=True)
-    args = parser.parse_args()
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-
-    from ledger.errors import InsufficientFunds
-
-    user_ids = [int(u) for u in args.users.split(",")]
-    users = get_user_model().objects.in_bulk(user_ids)
-    rnd = random.Random(args.seed)
-    used: list[int] = []
-
-    open(args.ready, "w").close()
-    while not os.path.exists(args.go):
-        time.sleep(0.01)
-
-    with open(args.out, "w") as out:
-        for _ in range(args.ops):
-            retry = used and rnd.random() < 0.35
-            n = rnd.choice(used) if retry else rnd.randrange(args.pool)
-            used.append(n)
-            key = f"k{n}"
-            row = {"key": key, "n": n, "retry": bool(retry)}
-            try:
-                made = apply(operation(n, user_ids), key, users)
-                row["transfer"] = made.pk
-            except InsufficientFunds:
-                row["error"] = "InsufficientFunds"
-            except Exception as exc:  # anything else (a deadlock, a lost race) fails the test
-                row["error"] = f"{type(exc).__name__}: {exc}"
-            out.write(json.dumps(row) + "\n")
+    racer_main(parser, prepare)
 
 
 if __name__ == "__main__":

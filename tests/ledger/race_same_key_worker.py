@@ -10,9 +10,32 @@ under that round's key, the same content as every other racer, and writes what i
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import time
+from functools import partial
+
+from tests.ledger.conftest import Call, racer_main
+
+
+def prepare(args: argparse.Namespace) -> list[Call]:
+    from ledger import services as ledger
+    from ledger.models import Account
+
+    debit_ids = [int(d) for d in args.debits.split(",")]
+    accounts = Account.objects.in_bulk([*debit_ids, args.credit])
+
+    def send(debit_id: int, key: str):
+        return ledger.transfer(
+            # Fresh objects each call: transfer updates the caller's balances in place.
+            debit=Account.objects.get(pk=accounts[debit_id].pk),
+            credit=Account.objects.get(pk=args.credit),
+            amount=args.amount,
+            key=key,
+            kind="gift",
+        )
+
+    return [
+        ({"key": f"race:{round_no}"}, partial(send, debit_id, f"race:{round_no}"))
+        for round_no, debit_id in enumerate(debit_ids)
+    ]
 
 
 def main() -> None:
@@ -20,41 +43,7 @@ def main() -> None:
     parser.add_argument("--debits", required=True)  # one debit account id per round
     parser.add_argument("--credit", type=int, required=True)
     parser.add_argument("--amount", type=int, required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--ready", required=True)
-    parser.add_argument("--go", required=True)
-    args = parser.parse_args()
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-    import django
-
-    django.setup()
-    from ledger import services as ledger
-    from ledger.models import Account
-
-    debit_ids = [int(d) for d in args.debits.split(",")]
-    accounts = Account.objects.in_bulk([*debit_ids, args.credit])
-    open(args.ready, "w").close()
-    while not os.path.exists(args.go):
-        time.sleep(0.005)
-
-    with open(args.out, "w") as out:
-        for round_no, debit_id in enumerate(debit_ids):
-            key = f"race:{round_no}"
-            row = {"key": key}
-            try:
-                made = ledger.transfer(
-                    # Fresh objects each call: transfer updates the caller's balances in place.
-                    debit=Account.objects.get(pk=accounts[debit_id].pk),
-                    credit=Account.objects.get(pk=args.credit),
-                    amount=args.amount,
-                    key=key,
-                    kind="gift",
-                )
-                row["transfer"] = made.pk
-            except Exception as exc:  # noqa: BLE001 - every outcome is reported to the test
-                row["error"] = f"{type(exc).__name__}: {exc}"
-            out.write(json.dumps(row) + "\n")
+    racer_main(parser, prepare)
 
 
 if __name__ == "__main__":

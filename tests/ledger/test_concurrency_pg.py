@@ -7,21 +7,16 @@ same transfer, and each account holds exactly what the applied keys' operations 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections import defaultdict
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from ledger import services as ledger
 from ledger.models import Account, Transfer
 from ledger.selectors import audit_ledger
-from tests.conftest import worker_env
 from tests.ledger.concurrency_worker import ESCROWS, operation
+from tests.ledger.conftest import race
 
 WORKERS = 8
 OPS = 250
@@ -39,13 +34,9 @@ def test_it_applies_each_key_once_under_concurrency(transactional_db, tmp_path):
     for ref in ESCROWS:
         ledger.escrow_account(ref)
     user_ids = [u.pk for u in users]
-    go = tmp_path / "go.flag"
-    procs = []
-    for i in range(WORKERS):
-        cmd = [
-            sys.executable,
-            "-m",
-            "tests.ledger.concurrency_worker",
+    rows = race(
+        "tests.ledger.concurrency_worker",
+        lambda i: [
             "--users",
             ",".join(map(str, user_ids)),
             "--ops",
@@ -54,37 +45,11 @@ def test_it_applies_each_key_once_under_concurrency(transactional_db, tmp_path):
             str(i),
             "--pool",
             str(POOL),
-            "--out",
-            str(tmp_path / f"out{i}.jsonl"),
-            "--ready",
-            str(tmp_path / f"ready{i}.flag"),
-            "--go",
-            str(go),
-        ]
-        procs.append(
-            subprocess.Popen(
-                cmd,
-                env=worker_env(),
-                cwd=settings.BASE_DIR,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-            )
-        )
-    deadline = time.monotonic() + 120
-    while not all((tmp_path / f"ready{i}.flag").exists() for i in range(WORKERS)):
-        assert time.monotonic() < deadline, "workers did not start"
-        assert all(p.poll() is None for p in procs), [p.stdout.read() for p in procs]
-        time.sleep(0.1)
-    go.touch()  # all start together, so they really race
-    for proc in procs:
-        output = proc.communicate(timeout=400)[0].decode()
-        assert proc.returncode == 0, output
-
-    rows = [
-        json.loads(line)
-        for i in range(WORKERS)
-        for line in (tmp_path / f"out{i}.jsonl").read_text().splitlines()
-    ]
+        ],
+        WORKERS,
+        tmp_path,
+        timeout=400,
+    )
     assert len(rows) == WORKERS * OPS
     unexpected = [r for r in rows if r.get("error") not in (None, "InsufficientFunds")]
     assert unexpected == []

@@ -58,6 +58,15 @@ class LedgerMachine(RuleBasedStateMachine):
         self.expected[debit.pk] = self.expected.get(debit.pk, 0) - amount
         self.expected[credit.pk] = self.expected.get(credit.pk, 0) + amount
 
+    def escrow_kwargs(self, user: int, escrow: str, amount: int) -> dict:
+        """A hold's or a release's arguments, under a new key."""
+        return {
+            "user": self.users[user],
+            "escrow_ref": escrow,
+            "amount": amount,
+            "key": self.new_key(),
+        }
+
     def can_pay(self, account: Account, amount: int) -> bool:
         return account.is_source or self.expected.get(account.pk, 0) >= amount
 
@@ -80,23 +89,13 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(user=st.integers(0, USERS - 1), escrow=st.sampled_from(ESCROWS), amount=amounts)
     def hold(self, user, escrow, amount):
-        kwargs = {
-            "user": self.users[user],
-            "escrow_ref": escrow,
-            "amount": amount,
-            "key": self.new_key(),
-        }
+        kwargs = self.escrow_kwargs(user, escrow, amount)
         debit, credit = ledger.user_account(self.users[user]), ledger.escrow_account(escrow)
         self.attempt(ledger.hold, kwargs, debit, credit, amount)
 
     @rule(user=st.integers(0, USERS - 1), escrow=st.sampled_from(ESCROWS), amount=amounts)
     def release(self, user, escrow, amount):
-        kwargs = {
-            "user": self.users[user],
-            "escrow_ref": escrow,
-            "amount": amount,
-            "key": self.new_key(),
-        }
+        kwargs = self.escrow_kwargs(user, escrow, amount)
         debit, credit = ledger.escrow_account(escrow), ledger.user_account(self.users[user])
         self.attempt(ledger.release, kwargs, debit, credit, amount)
 

@@ -9,20 +9,15 @@ gone and refuse a transfer that was made.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 from collections import defaultdict
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from ledger import services as ledger
 from ledger.models import Transfer
 from ledger.selectors import audit_ledger
-from tests.conftest import wait_for_other_db_sessions_to_end, worker_env
+from tests.ledger.conftest import race
 
 RACERS = 4
 ROUNDS = 12
@@ -40,54 +35,13 @@ def test_it_gives_every_same_key_caller_the_winners_transfer(tmp_path):
     payee = ledger.user_account(users.create_user("payee"))
     debits = ",".join(str(ledger.user_account(p).pk) for p in payers)
 
-    go = tmp_path / "go.flag"
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.ledger.race_same_key_worker",
-                "--debits",
-                debits,
-                "--credit",
-                str(payee.pk),
-                "--amount",
-                str(AMOUNT),
-                "--out",
-                str(tmp_path / f"out{i}.jsonl"),
-                "--ready",
-                str(tmp_path / f"ready{i}.flag"),
-                "--go",
-                str(go),
-            ],
-            env=worker_env(),
-            cwd=settings.BASE_DIR,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for i in range(RACERS)
-    ]
-    try:
-        deadline = time.monotonic() + 120
-        while not all((tmp_path / f"ready{i}.flag").exists() for i in range(RACERS)):
-            assert time.monotonic() < deadline, "racers did not start"
-            assert all(p.poll() is None for p in procs), [p.stdout.read() for p in procs]
-            time.sleep(0.05)
-        go.touch()  # released together, so they really race on each key
-        for proc in procs:
-            output = proc.communicate(timeout=120)[0].decode()
-            assert proc.returncode == 0, output
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-        wait_for_other_db_sessions_to_end()
-
-    rows = [
-        json.loads(line)
-        for i in range(RACERS)
-        for line in (tmp_path / f"out{i}.jsonl").read_text().splitlines()
-    ]
+    rows = race(
+        "tests.ledger.race_same_key_worker",
+        lambda i: ["--debits", debits, "--credit", str(payee.pk), "--amount", str(AMOUNT)],
+        RACERS,
+        tmp_path,
+        timeout=120,
+    )
     assert len(rows) == RACERS * ROUNDS
     assert [r for r in rows if "error" in r] == []
     got: dict[str, set[int]] = defaultdict(set)

@@ -59,3 +59,15 @@ def writing_space(carol) -> Space:
         payout_shares=["1"],
         agents_per_match=2,
     )
+
+
+@pytest.fixture
+def code_space(carol) -> Space:
+    """A space whose prompts carry tests, for a verifier in mode tests."""
+    return make_space(
+        carol,
+        "code",
+        rules={"answer_format": "free"},
+        judge_panel=[{"kind": "verifier", "mode": "tests"}],
+        payout_shares=["1"],
+    )

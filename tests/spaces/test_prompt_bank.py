@@ -197,17 +197,6 @@ def test_it_refuses_a_bad_held_out_fraction(writing_space):
 # --- tests (for a verifier in mode tests) -------------------------------------------------------
 
 
-@pytest.fixture
-def code_space(carol):
-    return make_space(
-        carol,
-        "code",
-        rules={"answer_format": "free"},
-        judge_panel=[{"kind": "verifier", "mode": "tests"}],
-        payout_shares=["1"],
-    )
-
-
 def test_it_imports_jsonl_rows_with_tests(code_space):
     content = jsonl(
         {"prompt": "Write add(a, b).", "tests": ["assert add(2, 3) == 5", "assert add(0, 0) == 0"]},

@@ -11,13 +11,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from spaces.errors import PromptBankError
 from spaces.models import Prompt
 from spaces.services import prompt_bank_import
-from tests.spaces.conftest import make_space
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.spaces.urls")]
 
 # Row 3 opens a quote it never closes; the stray quote in row 4 closes it. Read leniently, rows 3
 # and 4 become one prompt, "What is 2 + 2?,4\nName a prime" + '"', with row 4's answer 7.
 MERGING = b'prompt,reference\nWhat is 1 + 1?,2\n"What is 2 + 2?,4\nName a "prime",7\n'
+
+# Found in review: accepted as one prompt "What is 2 + 2?,4\nName a prime" with reference 7. The
+# quote opening row 3 closes on line 4, so the file is valid CSV; only its shape gives it away
+# (tests below "a stray quote that pairs with a later one").
+SWALLOWING = b'prompt,reference\nWhat is 1+1?,2\n"What is 2 + 2?,4\nName a prime",7\n'
 
 
 def refusal(space, content: bytes) -> list:
@@ -34,15 +38,24 @@ def test_it_refuses_a_csv_whose_unclosed_quote_would_merge_rows(math_space):
     assert "closes on line 4" in error.message and "merge rows" in error.message
 
 
-def test_it_shows_the_row_and_column_in_the_admin_and_saves_nothing(client, carol, math_space):
+@pytest.mark.parametrize(
+    ("content", "explanation"),
+    [(MERGING, ["merge rows"]), (SWALLOWING, ["swallowed rows", "uploaded as JSONL"])],
+    ids=["a quote that would merge rows", "a quoted value that swallowed a row"],
+)
+def test_it_shows_the_row_and_column_in_the_admin_and_saves_nothing(
+    client, carol, math_space, content, explanation
+):
     client.force_login(carol)
     response = client.post(
         f"/admin/spaces/space/{math_space.pk}/prompt-bank/",
-        {"file": SimpleUploadedFile("bank.csv", MERGING)},
+        {"file": SimpleUploadedFile("bank.csv", content)},
     )
     assert response.status_code == 200
     assert "nothing was saved" in response.text
     assert "row 3, column 1" in response.text
+    assert all(words in response.text for words in explanation), explanation
+    assert [(e.row, e.column) for e in response.context["row_errors"]] == [(3, 1)]
     assert "Added" not in response.text and "added" not in response.text
     assert not Prompt.objects.exists()
 
@@ -92,10 +105,6 @@ def test_it_still_reads_well_formed_quotes(math_space):
 
 # --- a stray quote that pairs with a later one: valid CSV, but a row swallowed -----------------
 
-# Found in review: accepted as one prompt "What is 2 + 2?,4\nName a prime" with reference 7. The
-# quote opening row 3 closes on line 4, so the file is valid CSV; only its shape gives it away.
-SWALLOWING = b'prompt,reference\nWhat is 1+1?,2\n"What is 2 + 2?,4\nName a prime",7\n'
-
 
 def test_it_refuses_a_quoted_value_that_swallowed_a_row(math_space):
     [error] = refusal(math_space, SWALLOWING)
@@ -104,21 +113,6 @@ def test_it_refuses_a_quoted_value_that_swallowed_a_row(math_space):
     assert "lines 3 to 4 of the file" in error.message
     assert "line 3 ('What is 2 + 2?,4') reads as a whole row of 2 values" in error.message
     assert "swallowed rows" in error.message and "uploaded as JSONL" in error.message
-
-
-def test_it_shows_the_swallowed_row_in_the_admin_and_saves_nothing(client, carol, math_space):
-    client.force_login(carol)
-    response = client.post(
-        f"/admin/spaces/space/{math_space.pk}/prompt-bank/",
-        {"file": SimpleUploadedFile("bank.csv", SWALLOWING)},
-    )
-    assert response.status_code == 200
-    assert "nothing was saved" in response.text
-    assert "row 3, column 1" in response.text
-    assert "swallowed rows" in response.text and "uploaded as JSONL" in response.text
-    assert [(e.row, e.column) for e in response.context["row_errors"]] == [(3, 1)]
-    assert "Added" not in response.text and "added" not in response.text
-    assert not Prompt.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -191,17 +185,6 @@ def test_it_imports_multi_line_prompts_of_a_one_column_file(writing_space):
     content = b'prompt\n"Write a tweet about rain,\nwith a pun"\n"Write a limerick\nabout tea"\n'
     result = prompt_bank_import(space=writing_space, file_name="bank.csv", content=content)
     assert result.created == 2
-
-
-@pytest.fixture
-def code_space(carol):
-    return make_space(
-        carol,
-        "code",
-        rules={"answer_format": "free"},
-        judge_panel=[{"kind": "verifier", "mode": "tests"}],
-        payout_shares=["1"],
-    )
 
 
 def test_it_still_reads_a_tests_column_of_json_lists(code_space):
