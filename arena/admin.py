@@ -42,6 +42,7 @@ class SeatInline(admin.TabularInline):
         "completion_tokens",
         "finish_reason",
         "violation",
+        "injection",
         "latency_ms",
         "adapter_sha256",
         "text",
@@ -69,6 +70,24 @@ class EntryAdmin(_ReadOnly):
     search_fields = ["agent__name", "owner__username", "key"]
 
 
+class FlaggedAnswersFilter(admin.SimpleListFilter):
+    """Matches with an answer that addressed the judge (judges.injection), for staff review."""
+
+    title = "answers that address the judge"
+    parameter_name = "flagged"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "flagged"), ("no", "not flagged")]
+
+    def queryset(self, request, queryset):
+        flagged = Seat.objects.exclude(injection=[]).values("match_id")
+        if self.value() == "yes":
+            return queryset.filter(pk__in=flagged)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=flagged)
+        return queryset
+
+
 @admin.register(Match)
 class MatchAdmin(_ReadOnly):
     list_display = [
@@ -82,5 +101,5 @@ class MatchAdmin(_ReadOnly):
         "created",
         "finished_at",
     ]
-    list_filter = ["status", "space"]
+    list_filter = ["status", "space", FlaggedAnswersFilter]
     inlines = [SeatInline]

@@ -158,6 +158,16 @@ class LeaderboardRowSerializer(serializers.Serializer):
     ordinal = serializers.FloatField()
     matches = serializers.IntegerField()
     winnings = serializers.IntegerField()
+    # From the space's standings (a Plackett-Luce fit net of answer length, 95% bootstrap
+    # interval); null for an agent not in the fit yet or a space never fitted.
+    strength = serializers.FloatField(allow_null=True)
+    lower = serializers.FloatField(allow_null=True)
+    upper = serializers.FloatField(allow_null=True)
+    rank = serializers.IntegerField(
+        allow_null=True,
+        help_text="1 + the agents whose lower bound is above this one's upper bound",
+    )
+    win_rate = serializers.FloatField(allow_null=True, help_text="pairwise, a tie half a win")
 
 
 # --- views ------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ app.conf.beat_schedule = {
     "arena-reap-stuck-matches": {"task": "arena.reap_stuck_matches", "schedule": 60.0},
     "arena-matchmake": {"task": "arena.matchmake", "schedule": 30.0},
     "arena-auto-enter": {"task": "arena.auto_enter_agents", "schedule": 60.0},
+    "arena-refit-standings": {"task": "arena.refit_standings", "schedule": 600.0},
 }
 
 

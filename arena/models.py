@@ -192,6 +192,12 @@ class Seat(models.Model):
         default="",
         help_text="Why the answer breaks the space's content limits (it then ranks last).",
     )
+    injection = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What in the answer addresses the judge (judges.injection findings); the "
+        "space's injection_policy says what it costs.",
+    )
     # Judging and settlement.
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     payout = models.PositiveBigIntegerField(default=0)

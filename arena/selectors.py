@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, F, FilteredRelation, Prefetch, Q, QuerySet, Sum
 
 from arena.models import Entry, Match, Seat
-from judges.ratings import leaderboard as ratings_leaderboard
+from judges.models import Rating, ordinal_expression
 from judges.redaction import public_verdict_data
 from ledger import services as ledger
 from spaces.models import Space
@@ -74,9 +74,31 @@ def queue_size(*, space: Space) -> dict[int, int]:
 
 
 def leaderboard(*, space: Space, limit: int = 50) -> list[dict]:
-    """The space's best ``limit`` agents by rating (openskill ordinal, sorted and cut by the
-    database), with matches played and credits won."""
-    ratings = list(ratings_leaderboard(space=space, limit=limit))
+    """The space's best ``limit`` agents, sorted and cut by the database, with matches played and
+    credits won. When the space has standings (``judges.standings``): by their rank by interval,
+    then strength, with strength, 95% interval, rank and win rate; agents not in the fit yet
+    follow. Without: by rating (openskill ordinal), those keys None."""
+    ratings = list(
+        Rating.objects.filter(space=space)
+        .annotate(
+            score=ordinal_expression(),
+            standing=FilteredRelation(
+                "agent__standings", condition=Q(agent__standings__space=F("space"))
+            ),
+            strength=F("standing__strength"),
+            lower=F("standing__lower"),
+            upper=F("standing__upper"),
+            interval_rank=F("standing__rank"),
+            win_rate=F("standing__win_rate"),
+        )
+        .select_related("agent", "agent__owner")
+        .order_by(
+            F("interval_rank").asc(nulls_last=True),
+            F("strength").desc(nulls_last=True),
+            "-score",
+            "agent_id",
+        )[: max(int(limit), 0)]
+    )
     winnings = dict(
         Seat.objects.filter(
             match__space=space,
@@ -98,9 +120,18 @@ def leaderboard(*, space: Space, limit: int = 50) -> list[dict]:
             "ordinal": round(r.score, 3),
             "matches": r.matches_played,
             "winnings": winnings.get(r.agent_id, 0) or 0,
+            "strength": _rounded(r.strength),
+            "lower": _rounded(r.lower),
+            "upper": _rounded(r.upper),
+            "rank": r.interval_rank,
+            "win_rate": _rounded(r.win_rate),
         }
         for place, r in enumerate(ratings, start=1)
     ]
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def space_in_play(space: Space) -> list[str]:

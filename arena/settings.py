@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "agents",
     "judges",
     "arena",
+    "preferences",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,10 @@ THROTTLE_RATES = {
     "register": f"{env_int('ARENA_RATE_REGISTER_PER_HOUR', 10, minimum=1)}/hour",
     "entry": f"{env_int('ARENA_RATE_ENTRY_PER_MIN', 60, minimum=1)}/min",
     "withdrawal": f"{env_int('ARENA_RATE_WITHDRAWAL_PER_HOUR', 10, minimum=1)}/hour",
+    # Export downloads (GETs, web and API together): each reads a whole space's pairs.
+    "preferences_export": (
+        f"{env_int('ARENA_RATE_PREFERENCES_EXPORT_PER_HOUR', 30, minimum=1)}/hour"
+    ),
 }
 # Password attempts (web form, admin, API token) per window, counted before the hash is computed:
 # per (username, IP), per username across all IPs, per IP (arena/login_limit.py).
@@ -258,6 +263,9 @@ ARENA_ADAPTER_CACHE_SIZE = env_int("ARENA_ADAPTER_CACHE_SIZE", 16, minimum=1)
 # to run inside (default: the judge's own where the sandbox's user can reach it, else /usr's).
 ARENA_SANDBOX_BWRAP = env_str("ARENA_SANDBOX_BWRAP", "bwrap")
 ARENA_SANDBOX_PYTHON = env_str("ARENA_SANDBOX_PYTHON", "")
+# An http-llm judge may call hosts on private or loopback addresses only when this is true (a
+# judge server on the operator's own network); otherwise a creator could probe it.
+ARENA_HTTP_JUDGE_ALLOW_PRIVATE = env_bool("ARENA_HTTP_JUDGE_ALLOW_PRIVATE", False)
 
 # --- matches --------------------------------------------------------------------------------
 # A step's lease: a worker that holds a step longer is presumed dead and the reaper re-queues it.

@@ -18,6 +18,7 @@ from arena.services.automation import auto_enter_agents as auto_enter
 from arena.services.matches import match_judge, match_rollout, match_settle
 from arena.services.matchmaking import matchmake_all
 from arena.services.reaper import reap_stuck_matches as reap
+from arena.services.standings import refit_due_spaces
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +64,10 @@ def auto_enter_agents() -> list[int]:
 
 # Periodic work for ``celery worker --beat`` (``manage.py serve`` starts one). Kept here next to
 # the tasks; settings may override with CELERY_BEAT_SCHEDULE.
+
+
+@shared_task(name="arena.refit_standings", **IDEMPOTENT)
+def refit_standings() -> list[str]:
+    """Every 10 minutes (beat): refit the standings of the spaces with settled matches their
+    last fit did not read. Idempotent: a refit replaces the space's rows whole."""
+    return refit_due_spaces()

@@ -16,7 +16,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/v1/", include("arena.api_urls")),
+    path("api/v1/", include("preferences.api_urls")),
     path("wallet/", include("ledger.web_urls")),
+    path("", include("preferences.urls")),
     path("", include("arena.web_urls")),
 ]
 

@@ -1,8 +1,9 @@
-"""Read-mostly admin for verdicts and ratings (they are written by the match loop, not by hand)."""
+"""Read-mostly admin for verdicts, ratings and standings (written by the match loop and the
+standings refit, not by hand)."""
 
 from django.contrib import admin
 
-from judges.models import Rating, Verdict
+from judges.models import Rating, Standing, StandingsFit, Verdict
 
 
 @admin.register(Verdict)
@@ -37,3 +38,27 @@ class RatingAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Standing)
+class StandingAdmin(ReadOnlyAdmin):
+    list_display = ("agent", "space", "rank", "strength", "lower", "upper", "matches", "win_rate")
+    list_filter = ("space",)
+    search_fields = ("agent__name", "space__slug")
+    ordering = ("space", "rank", "-strength")
+    raw_id_fields = ("agent", "space")
+
+
+@admin.register(StandingsFit)
+class StandingsFitAdmin(ReadOnlyAdmin):
+    list_display = ("space", "fitted_at", "matches", "rounds", "length_coef", "converged")
+    search_fields = ("space__slug",)
+    raw_id_fields = ("space",)

@@ -12,11 +12,14 @@ numeric verifier's ``tolerance``, a tests verifier's ``timeout_s``).
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self, TypeVar, get_args
+from urllib.parse import urlsplit
 
 import regex
 from django.core.exceptions import ValidationError as DjangoValidationError
+from jsonschema import Draft202012Validator, SchemaError, validators
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -37,8 +40,10 @@ from spaces.validation import parse_decimal
 MAX_JUDGES = 8
 MAX_WEIGHT = 100
 
-VERIFIER_MODES = ("exact", "numeric", "regex", "tests")
+VERIFIER_MODES = ("exact", "numeric", "regex", "tests", "json_schema")
 TESTS_MODE = "tests"
+JSON_SCHEMA_MODE = "json_schema"
+MAX_SCHEMA_CHARS = 20_000  # the schema as compact JSON
 DEFAULT_TIMEOUT_S = 2
 MAX_TIMEOUT_S = 10
 REGEX_MATCH = ("fullmatch", "search")
@@ -54,6 +59,24 @@ DEFAULT_INSTRUCTIONS = (
 DEFAULT_MAX_ANSWER_CHARS = 2000
 MIN_ANSWER_CHARS = 100
 MAX_ANSWER_CHARS = 20_000
+# A pairwise pair is a tie when the debiased log-odds margin is below this (in nats): 0.1 nats
+# is a preference of about 52.5% to 47.5%, which the judge's noise can produce on its own.
+DEFAULT_TIE_MARGIN = 0.1
+MAX_TIE_MARGIN = 5.0
+
+HTTP_TIMEOUT_S = 30
+MAX_HTTP_TIMEOUT_S = 120
+HTTP_RETRIES = 2
+MAX_HTTP_RETRIES = 5
+MAX_URL_CHARS = 500
+MAX_MODEL_CHARS = 200
+# The only environment variables an http-llm judge may read its key from: a creator names one,
+# and a name such as DJANGO_SECRET_KEY would send the server's secret to the creator's endpoint.
+API_KEY_ENV_PREFIX = "ARENA_JUDGE_KEY_"
+DEFAULT_HTTP_RUBRIC = (
+    "Decide which answer is better: more correct, more helpful, and closer to what the task "
+    "asks. Ignore the order in which the answers are shown, and their length as such."
+)
 
 
 def _decimal_text(value: Any, info: ValidationInfo) -> Decimal:
@@ -103,10 +126,15 @@ class JudgeConfig(BaseModel):
         """Fields stored even when the creator left them out: stored configs rely on them."""
         return set()
 
+    @classmethod
+    def key_of(cls, field: str) -> str:
+        """The key a creator writes for a field (its alias when it has one)."""
+        return cls.model_fields[field].alias or field
+
     def canonical(self) -> dict[str, Any]:
         """The stored form: kind first, the keys given and the stored defaults, weight last."""
         keys = (self.model_fields_set | self.stored_defaults()) - {"kind", "weight"}
-        out = {"kind": self.kind, **self.model_dump(mode="json", include=keys)}
+        out = {"kind": self.kind, **self.model_dump(mode="json", include=keys, by_alias=True)}
         if "weight" in self.model_fields_set:
             out["weight"] = self.weight
         return out
@@ -114,7 +142,7 @@ class JudgeConfig(BaseModel):
 
 C = TypeVar("C", bound=JudgeConfig)
 
-# A verifier's optional keys, each with the one mode it applies to.
+# A verifier's optional fields, each with the one mode it applies to.
 MODE_OF_KEY = {
     "tolerance": "numeric",
     "rel_tolerance": "numeric",
@@ -122,7 +150,33 @@ MODE_OF_KEY = {
     "match": "regex",
     "case_sensitive": "exact",
     "timeout_s": TESTS_MODE,
+    "json_schema": JSON_SCHEMA_MODE,
 }
+
+
+def check_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema a creator gave, checked against its dialect's metaschema (draft 2020-12
+    unless it names another in ``$schema``), or ValueError saying what is wrong."""
+    try:
+        size = len(json.dumps(schema, separators=(",", ":")))
+    except (TypeError, ValueError):
+        raise ValueError("schema must be a JSON object") from None
+    if size > MAX_SCHEMA_CHARS:
+        raise ValueError(f"schema must be at most {MAX_SCHEMA_CHARS} characters of JSON")
+    validator = validators.validator_for(schema, default=None)
+    if validator is None:
+        if "$schema" in schema:
+            raise ValueError(f"schema names an unknown $schema {_shown(schema['$schema'])}")
+        validator = Draft202012Validator
+    try:
+        validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(part) for part in exc.path)
+        raise ValueError(
+            f"schema is not a valid JSON Schema: {exc.message}"
+            + (f" (at {where})" if where else "")
+        ) from None
+    return schema
 
 
 class VerifierConfig(JudgeConfig):
@@ -147,6 +201,15 @@ class VerifierConfig(JudgeConfig):
         le=MAX_TIMEOUT_S,
         description=f"a whole number of seconds from 1 to {MAX_TIMEOUT_S}",
     )
+    # "schema" would shadow pydantic's BaseModel.schema, hence the alias: creators write schema.
+    json_schema: dict[str, Any] = Field(
+        default_factory=dict, alias="schema", description="a JSON Schema object"
+    )
+
+    @field_validator("json_schema")
+    @classmethod
+    def _schema_is_valid(cls, schema: dict[str, Any]) -> dict[str, Any]:
+        return check_json_schema(schema)
 
     @field_validator("pattern")
     @classmethod
@@ -161,19 +224,21 @@ class VerifierConfig(JudgeConfig):
     @model_validator(mode="after")
     def _keys_fit_the_mode(self) -> Self:
         problems = [
-            f"{key} only applies to mode {mode}"
-            for key, mode in MODE_OF_KEY.items()
-            if key in self.model_fields_set and self.mode != mode
+            f"{self.key_of(field)} only applies to mode {mode}"
+            for field, mode in MODE_OF_KEY.items()
+            if field in self.model_fields_set and self.mode != mode
         ]
         if self.mode == "regex" and "pattern" not in self.model_fields_set:
             problems.append("a regex verifier needs a pattern string")
+        if self.mode == JSON_SCHEMA_MODE and "json_schema" not in self.model_fields_set:
+            problems.append("a json_schema verifier needs a schema (a JSON Schema object)")
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     @property
     def needs_reference(self) -> bool:
-        return self.mode != TESTS_MODE
+        return self.mode not in (TESTS_MODE, JSON_SCHEMA_MODE)
 
     @property
     def needs_tests(self) -> bool:
@@ -187,35 +252,121 @@ class VerifierConfig(JudgeConfig):
         return {"numeric": {"tolerance"}, TESTS_MODE: {"timeout_s"}}.get(self.mode, set())
 
 
-class PairwiseLLMConfig(JudgeConfig):
-    """``pairwise-llm``: the local model compares every pair of answers
-    (``judges.kinds.pairwise_llm``)."""
-
-    kind: Literal["pairwise-llm"]
-    instructions: str = Field(
-        DEFAULT_INSTRUCTIONS,
+def _instructions_field(default: Any) -> Any:
+    return Field(
+        default,
         max_length=MAX_INSTRUCTIONS_CHARS,
         description=f"a non-empty string of at most {MAX_INSTRUCTIONS_CHARS} characters",
     )
-    max_answer_chars: int = Field(
+
+
+def _not_blank(text: str, info: ValidationInfo) -> str:
+    if not text.strip():
+        raise ValueError(
+            f"{info.field_name} must be a non-empty string of at most {MAX_INSTRUCTIONS_CHARS} "
+            "characters, not blank"
+        )
+    return text
+
+
+def _max_answer_chars_field() -> Any:
+    return Field(
         DEFAULT_MAX_ANSWER_CHARS,
         ge=MIN_ANSWER_CHARS,
         le=MAX_ANSWER_CHARS,
         description=f"an integer from {MIN_ANSWER_CHARS} to {MAX_ANSWER_CHARS}",
     )
 
-    @field_validator("instructions")
+
+class PairwiseLLMConfig(JudgeConfig):
+    """``pairwise-llm``: the local model compares every pair of answers in both orders
+    (``judges.kinds.pairwise_llm``)."""
+
+    kind: Literal["pairwise-llm"]
+    instructions: str = _instructions_field(DEFAULT_INSTRUCTIONS)
+    max_answer_chars: int = _max_answer_chars_field()
+    tie_margin: float = Field(
+        DEFAULT_TIE_MARGIN,
+        ge=0,
+        le=MAX_TIE_MARGIN,
+        allow_inf_nan=False,
+        description=f"a number of nats from 0 to {MAX_TIE_MARGIN}",
+    )
+
+    _instructions_say_something = field_validator("instructions")(_not_blank)
+
+
+class ScoreLLMConfig(JudgeConfig):
+    """``score-llm``: the local model scores each answer from 1 to 10 by the creator's rubric
+    (``judges.kinds.score_llm``)."""
+
+    kind: Literal["score-llm"]
+    rubric: str = _instructions_field(...)
+    max_answer_chars: int = _max_answer_chars_field()
+
+    _rubric_says_something = field_validator("rubric")(_not_blank)
+
+
+class HttpLLMConfig(JudgeConfig):
+    """``http-llm``: an OpenAI-compatible chat endpoint compares every pair of answers and
+    replies with a JSON verdict (``judges.kinds.http_llm``). The key is never stored: the config
+    names the environment variable that holds it."""
+
+    kind: Literal["http-llm"]
+    base_url: str = Field(
+        max_length=MAX_URL_CHARS,
+        description=f"an http(s) URL of at most {MAX_URL_CHARS} characters, without credentials",
+    )
+    model: str = Field(
+        min_length=1,
+        max_length=MAX_MODEL_CHARS,
+        pattern=r"^\S+$",
+        description=f"the served model's name, 1 to {MAX_MODEL_CHARS} characters, no spaces",
+    )
+    api_key_env: str = Field(
+        "",
+        max_length=100,
+        pattern=rf"^({API_KEY_ENV_PREFIX}[A-Z0-9_]+)?$",
+        description=(
+            f"the name of an environment variable starting with {API_KEY_ENV_PREFIX} that holds "
+            "the key (capitals, digits, _), or empty for none"
+        ),
+    )
+    rubric: str = _instructions_field(DEFAULT_HTTP_RUBRIC)
+    max_answer_chars: int = _max_answer_chars_field()
+    timeout_s: int = Field(
+        HTTP_TIMEOUT_S,
+        ge=1,
+        le=MAX_HTTP_TIMEOUT_S,
+        description=f"a whole number of seconds from 1 to {MAX_HTTP_TIMEOUT_S}",
+    )
+    max_retries: int = Field(
+        HTTP_RETRIES,
+        ge=0,
+        le=MAX_HTTP_RETRIES,
+        description=f"an integer from 0 to {MAX_HTTP_RETRIES}",
+    )
+
+    _rubric_says_something = field_validator("rubric")(_not_blank)
+
+    @field_validator("base_url")
     @classmethod
-    def _instructions_say_something(cls, text: str) -> str:
-        if not text.strip():
+    def _url_is_http(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must be an http(s) URL, not {_shown(url)}")
+        if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError(
-                f"instructions must be a non-empty string of at most {MAX_INSTRUCTIONS_CHARS} "
-                "characters, not blank"
+                "base_url must not hold credentials, a query or a fragment (name the key's "
+                "environment variable in api_key_env)"
             )
-        return text
+        return url
 
 
-JudgeEntry = Annotated[VerifierConfig | PairwiseLLMConfig, Field(discriminator="kind")]
+JudgeEntry = Annotated[
+    VerifierConfig | PairwiseLLMConfig | ScoreLLMConfig | HttpLLMConfig,
+    Field(discriminator="kind"),
+]
 
 
 def kind_of(model: type[JudgeConfig]) -> str:
@@ -249,10 +400,15 @@ def _at(where: str | None, problem: str) -> str:
     return f"{where}: {problem}" if where else problem
 
 
+def _keys(model: type[JudgeConfig]) -> dict[str, Any]:
+    """A kind's fields by the keys creators write (aliases where a field has one)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
+
+
 def _field_problem(error: dict[str, Any], model: type[JudgeConfig] | None) -> str:
     """A pydantic error on one field, in the words of the field's description."""
     field = str(error["loc"][0]) if error["loc"] else "config"
-    info = model.model_fields.get(field) if model else None
+    info = _keys(model).get(field) if model else None
     expected = (info and info.description) or error.get("ctx", {}).get("expected") or error["msg"]
     if error["type"] == "missing":
         return f"{field} must be {expected}; it is missing"
@@ -282,7 +438,7 @@ def _judge_problems(
         else:
             problems.append(_at(where, _field_problem(error, model)))
     if unknown:
-        allowed = ", ".join(sorted(model.model_fields)) if model else ""
+        allowed = ", ".join(sorted(_keys(model))) if model else ""
         text = f"unknown key(s) {', '.join(unknown)}; allowed: {allowed}"
         problems.insert(unknown_at, _at(where, text))
     return problems

@@ -14,6 +14,11 @@ With equal weights, a verifier plus a pairwise judge never ranks a wrong answer 
 one, but may tie them (a correct answer losing every pair: 1 + 0; a wrong one winning every pair:
 0 + 1). Give the verifier weight 2 to make correctness strictly dominate; the pairwise judge then
 orders the answers within the correct group and within the wrong group.
+
+Every verdict records its judge's kind and ``version`` (``Judge.version``, bumped when a kind's
+logic changes), the config it ran with, and in ``details`` what the kind saw and said: for LLM
+judges the sha256 of each exact prompt shown, the orders shown, the raw probabilities or replies,
+and the result.
 """
 
 from __future__ import annotations
@@ -23,10 +28,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from agents.model_store import DEFAULT_MODEL_NAME
 from judges.config import parse_panel
 from judges.errors import JudgeRunError
 from judges.kinds import KINDS, JudgeContext, VerdictData
-from judges.kinds.base import LabelProbabilities
+from judges.kinds.base import LabelProbabilities, LabelProbabilitiesBatch
+from judges.prior import prior_lookup
+
+# The name verdicts give a model injected without a name (tests, other backends).
+INJECTED_MODEL = "injected"
 
 MAX_ANSWERS = 64
 
@@ -50,12 +60,19 @@ def run_panel(
     reference: str,
     answers: list[str],
     label_probabilities: LabelProbabilities | None = None,
+    label_probabilities_batch: LabelProbabilitiesBatch | None = None,
+    judge_model: str | None = None,
     tests: Sequence[str] | None = None,
+    space_id: int | None = None,
 ) -> PanelOutcome:
     """Judge ``answers`` with every judge of the panel and rank them.
 
-    ``label_probabilities`` replaces the local model for pairwise judges (tests, other backends).
+    ``label_probabilities_batch`` (several conversations at once) or ``label_probabilities``
+    (one) replaces the local model for the LLM judges (tests, other backends); ``judge_model``
+    names it (default: the local default model's name, or "injected").
     ``tests`` are the prompt's test snippets, for a verifier in mode tests.
+    ``space_id``: the match's space, whose earlier verdicts give a pairwise judge its position
+    prior (``judges.prior``); without it the judge probes the model instead.
     Raises JudgeConfigError for a bad panel, JudgeRunError when a judge cannot judge this input.
     """
     panel = parse_panel(panel_config)
@@ -69,7 +86,14 @@ def run_panel(
         tests = ()
     if not isinstance(tests, list | tuple) or not all(isinstance(t, str) for t in tests):
         raise JudgeRunError("tests must be a list of strings of Python")
-    context = JudgeContext(label_probabilities=label_probabilities, tests=tuple(tests))
+    injected = label_probabilities is not None or label_probabilities_batch is not None
+    context = JudgeContext(
+        label_probabilities=label_probabilities,
+        label_probabilities_batch=label_probabilities_batch,
+        judge_model=judge_model or (INJECTED_MODEL if injected else DEFAULT_MODEL_NAME),
+        stored_prior=prior_lookup(space_id),
+        tests=tuple(tests),
+    )
 
     totals = [Fraction(0)] * len(answers)
     verdicts = []
@@ -89,6 +113,7 @@ def run_panel(
         verdicts.append(
             VerdictData(
                 judge_kind=config.kind,
+                version=judge.version,
                 index=index,
                 config=config.canonical(),
                 points=[float(p) for p in result.points],

@@ -22,6 +22,10 @@ from spaces.hooks import JudgeNeeds
 # --- rules ----------------------------------------------------------------------------------
 
 ANSWER_FORMATS = ("free", "number", "single_line")
+# What an answer that addresses the judge (judges.injection) costs: "review" only marks it for
+# staff; "penalty" ranks it after every unflagged answer; "disqualify" also takes its prize away
+# (the pool is split among the other answers).
+INJECTION_POLICIES = ("review", "penalty", "disqualify")
 MAX_NEW_TOKENS_CAP = 1024
 MAX_CHARS_LIMIT = 20_000
 MAX_BANNED_SUBSTRINGS = 100
@@ -32,6 +36,7 @@ DEFAULT_RULES: dict[str, Any] = {
     "max_new_tokens_cap": 256,
     "max_chars": 4000,
     "banned_substrings": [],
+    "injection_policy": "penalty",
 }
 
 
@@ -56,6 +61,11 @@ def normalize_rules(value: Any) -> dict[str, Any]:
         raise ValidationError(
             f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, "
             f"not {rules['answer_format']!r}"
+        )
+    if rules["injection_policy"] not in INJECTION_POLICIES:
+        raise ValidationError(
+            f"injection_policy must be one of {', '.join(INJECTION_POLICIES)}, "
+            f"not {rules['injection_policy']!r}"
         )
     cap = rules["max_new_tokens_cap"]
     if not _is_int(cap) or not 1 <= cap <= MAX_NEW_TOKENS_CAP:

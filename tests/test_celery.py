@@ -22,6 +22,7 @@ def test_only_idempotent_tasks_acknowledge_late():
         "arena.rollout_match",
         "arena.judge_match",
         "arena.settle_match",
+        "arena.refit_standings",
         "ledger.scan_deposits",
         "ledger.send_withdrawal",
     }

@@ -30,9 +30,11 @@ STEP_TASKS = {
 
 
 @contextlib.contextmanager
-def inline() -> Iterator[None]:
+def inline(enabled: bool = True) -> Iterator[None]:
+    """Within the block, steps are not queued (``enabled``), or are queued again (``False``:
+    a test of the queueing itself inside an inline test)."""
     previous = getattr(_local, "inline", False)
-    _local.inline = True
+    _local.inline = enabled
     try:
         yield
     finally:

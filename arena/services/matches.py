@@ -12,14 +12,17 @@ from django.utils import timezone
 
 from agents.inference import get_backend
 from agents.selectors import agent_generation_request
+from arena.hooks import run_on_match_settled
 from arena.models import Match, Seat
 from arena.services import dispatch
+from arena.services.answer_policy import forfeits, rank_by_group, standing_group
 from arena.services.events import publish_match_state
 from arena.services.failures import step_failed
 from arena.services.payouts import split_pot
 from arena.services.steps import S, claim_step, complete_step
+from judges.injection import detect_injection
 from judges.models import Verdict
-from judges.panel import competition_ranks, run_panel
+from judges.panel import run_panel
 from judges.ratings import update_ratings
 from ledger import services as ledger
 from spaces.answer_rules import answer_violation, shape_answer
@@ -88,6 +91,7 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
             adapter = seat.agent.current_adapter
             seat.text = shape_answer(match.space, result.text)
             seat.violation = answer_violation(match.space, seat.text)
+            seat.injection = [finding.as_dict() for finding in detect_injection(seat.text)]
             seat.prompt_tokens = result.prompt_tokens
             seat.completion_tokens = result.completion_tokens
             seat.finish_reason = result.finish_reason
@@ -121,11 +125,13 @@ def match_judge(*, match_id: int) -> bool:
             reference=match.prompt.reference,
             answers=[s.text for s in seats],
             tests=match.prompt.tests,
+            space_id=match.space_id,
         )
         ranks = [int(r) for r in outcome.ranks]
         if len(ranks) != len(seats) or min(ranks) < 1:
             raise RuntimeError(f"judge panel returned ranks {ranks} for {len(seats)} answers")
-        ranks = rank_violations_last(ranks, [seat.violation for seat in seats])
+        policy = match.space.rule("injection_policy")
+        ranks = rank_by_group(ranks, [standing_group(seat, policy) for seat in seats])
     except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
         step_failed(match_id=match_id, step="judge", exc=exc, claim=claim)
         return True
@@ -143,14 +149,6 @@ def match_judge(*, match_id: int) -> bool:
         publish_match_state(match, ranks=ranks)
         dispatch.enqueue_step(match_id=match_id, status=match.status)
     return True
-
-
-def rank_violations_last(ranks: list[int], violations: list[str]) -> list[int]:
-    """Answers that break the space's content limits rank after every answer that keeps them;
-    within each group the panel's order (and its ties) stand."""
-    if not any(violations):
-        return ranks
-    return competition_ranks([(not v, -r) for r, v in zip(ranks, violations, strict=True)])
 
 
 def verdict_fields(verdict) -> dict:
@@ -196,9 +194,11 @@ def _settle(*, match_id: int) -> bool:
         )
     pot = ledger.balance(escrow)
     ranks = [seat.rank for seat in seats]
+    policy = space.rule("injection_policy")
     split = split_pot(
         pot=pot,
         ranks=ranks,
+        forfeit=forfeits([standing_group(seat, policy) for seat in seats]),
         shares=space.payout_shares,
         creator_rake_bps=space.creator_rake_bps,
         platform_rake_bps=space.platform_rake_bps,
@@ -227,6 +227,7 @@ def _settle(*, match_id: int) -> bool:
         space=space, agents_in_rank_order=[s.agent for s in order], ranks=[s.rank for s in order]
     )
     match.refresh_from_db()
+    run_on_match_settled(match)
     publish_match_state(match, payouts=split.payouts)
     return True
 

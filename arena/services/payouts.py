@@ -3,6 +3,7 @@ below, stated once: this module follows it and space pages show it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -21,6 +22,9 @@ PAYOUT_RULE = """\
 4. each agent gets floor(pool * its share), computed exactly with fractions; the credits those
    floors leave (fewer than the number of paid agents) go one each to the agents with a share,
    best rank first, then by seat order, until none is left. So the amounts sum to the pot exactly.
+5. a disqualified answer (one that addressed the judge, in a space whose injection policy is
+   "disqualify") ranks last and forfeits its prize: the other agents are placed among themselves
+   and their shares are scaled up in proportion to fill the whole pool.
 """
 
 
@@ -41,6 +45,20 @@ def seat_shares(*, ranks: list[int], shares: list[Decimal | str]) -> list[Fracti
     return shares_for_ranks(shares, ranks)
 
 
+def _shares_without(
+    *, ranks: list[int], shares: list[Decimal | str], forfeit: list[bool]
+) -> list[Fraction]:
+    """Rule 5: the seats that keep their prize, placed among themselves, their shares scaled to
+    sum to 1; 0 for the others."""
+    kept = [i for i, out in enumerate(forfeit) if not out]
+    fractions = seat_shares(ranks=[ranks[i] for i in kept], shares=shares)
+    scale = sum(fractions)
+    result = [Fraction(0)] * len(ranks)
+    for i, fraction in zip(kept, fractions, strict=True):
+        result[i] = fraction / scale
+    return result
+
+
 def split_pot(
     *,
     pot: int,
@@ -48,13 +66,21 @@ def split_pot(
     shares: list[Decimal | str],
     creator_rake_bps: int,
     platform_rake_bps: int,
+    forfeit: Sequence[bool] | None = None,
 ) -> PotSplit:
+    """``forfeit`` marks seats that win nothing (rule 5); when every seat forfeits, none does."""
     if pot < 0:
         raise ValueError("a pot is never negative")
     creator_rake = pot * creator_rake_bps // BPS
     platform_rake = pot * platform_rake_bps // BPS
     pool = pot - creator_rake - platform_rake
-    fractions = seat_shares(ranks=ranks, shares=shares)
+    forfeit = list(forfeit or [False] * len(ranks))
+    if all(forfeit):
+        forfeit = [False] * len(ranks)
+    if any(forfeit):
+        fractions = _shares_without(ranks=ranks, shares=shares, forfeit=forfeit)
+    else:
+        fractions = seat_shares(ranks=ranks, shares=shares)
     if sum(fractions) != 1:
         raise ValueError(f"payout shares sum to {sum(fractions)}, not 1")
     amounts = [int(pool * f) for f in fractions]  # int() of a non-negative Fraction floors

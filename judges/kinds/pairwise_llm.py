@@ -1,120 +1,190 @@
-"""``pairwise-llm``: the local model compares every pair of answers (RLAIF).
+"""``pairwise-llm``: the local model compares every pair of answers (RLAIF), in both orders, in
+one batched call per match.
 
-For each pair (i, j) the model is shown the task, the reference when there is one, and the two
-answers labelled A and B, and asked which is better. We do not parse generated text: we read the
-model's next-token probabilities of the labels "A" and "B" (``label_probabilities``). Models
-favour a position, so the pair is asked twice, with the answers swapped; an answer wins the pair
-only when both orders prefer it, and the pair is a tie when the orders disagree (or a order has
-the two labels exactly level).
+For each pair (a, b) the model is shown the task, the reference when there is one, and the two
+answers as untrusted data blocks A and B (``judges.kinds.untrusted``), and asked which is better.
+We do not parse generated text: we read the model's next-token probabilities of the labels "A"
+and "B". Every pair is asked in both orders, and all those conversations of a match go to the
+model in ONE batched call (``JudgeContext.batch_label_probabilities``).
+
+Deciding a pair. With ``l_ab = log P(A)/P(B)`` when a is shown first and ``l_ba = log P(A)/P(B)``
+when b is shown first, a model with a position prior ``p`` (its liking for a slot, whatever the
+content) and a real preference ``m`` for a gives ``l_ab = p + m`` and ``l_ba = p - m``. So the
+debiased margin ``m = (l_ab - l_ba) / 2`` is each order's log-odds with the prior removed, averaged
+over the two orders (the prior adds the same bias to both orders and cancels), and
+``(l_ab + l_ba) / 2`` is this pair's own bias. a wins when ``m >= tie_margin``, b when
+``m <= -tie_margin`` (and m is not 0), else the pair is a tie (``by: "margin-below-threshold"``;
+config ``tie_margin``, nats, default 0.1: about 52.5% against 47.5%). The old
+rule (a wins only when both orders, read raw, prefer it) tied every pair for a model whose prior
+outweighs its preferences, as the small default model's does.
+
+The prior itself is estimated and stored with the verdict (what the judge report and the
+preference pairs read): the mean bias of this judge's recent pairs in the space
+(``judges.prior``, same model, version and instructions, at least ``judges.prior.MIN_PAIRS``
+pairs), else a content-free probe in the same batch: the task with both answers "N/A", whose
+log-odds are pure position preference ("Calibrate Before Use", Zhao et al. 2021). Each pair also
+records whether both orders, each debiased by that prior, prefer the same answer
+(``orders_agree``). The decision itself does not depend on the estimate: it cancels exactly.
 
 Two pairs need no model: identical answers (after trimming) tie, and a blank answer loses to a
 non-blank one. Points per answer: 1 per pair won, 1/2 per pair tied (Copeland with half points),
 out of ``len(answers) - 1``.
 
-Config (``judges.config.PairwiseLLMConfig``): ``instructions`` (optional system prompt for the
-judge, replacing the default), ``max_answer_chars`` (answers are cut to this many characters in
-the judge's prompt; 100 to 20000, default 2000).
+Config (``judges.config.PairwiseLLMConfig``): ``instructions`` (the judge's system prompt,
+replacing the default; the untrusted-answers notice is always appended), ``max_answer_chars``
+(answers are cut to this many characters in the judge's prompt; 100 to 20000, default 2000),
+``tie_margin``.
 """
 
 from __future__ import annotations
 
-import math
-from itertools import combinations
+import hashlib
+from functools import partial
+from statistics import fmean
 from typing import Any
 
 from judges.config import PairwiseLLMConfig
-from judges.errors import JudgeRunError
-from judges.kinds.base import Judge, JudgeResult, LabelProbabilities
+from judges.kinds.base import Judge, JudgeResult, PriorKey
+from judges.kinds.labels import ask_labels, log_odds
+from judges.kinds.pairs import plan_pairs, round_robin_points
+from judges.kinds.untrusted import answer_block, judge_instructions, prompt_sha256
 
 LABELS = ["A", "B"]
+PROBE_ANSWER = "N/A"  # the content-free answer of the probe
+QUESTION = "Which answer is better? Reply with A or B only."
 
 
-def default_label_probabilities(messages: list[dict], labels: list[str]) -> list[float]:
-    # Imported here: loading the inference stack (torch, transformers) is only needed when a
-    # pairwise judge actually runs, and keeps ``judges`` importable without it.
-    from agents.inference.local import label_probabilities
+def default_label_probabilities_batch(
+    conversations: list[list[dict]], labels: list[str]
+) -> list[list[float]]:
+    """The local default model's label probabilities, one forward pass for all conversations
+    (the reader of every local LLM judge when the context injects none)."""
+    # Imported here: it loads torch and transformers, which only an LLM judge that actually runs
+    # needs; ``judges`` stays importable without them.
+    from agents.inference.local import label_probabilities_batch
 
-    return label_probabilities(messages, labels)
-
-
-def _cut(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[:limit] + " [...]"
+    return label_probabilities_batch(conversations, labels)
 
 
 def build_messages(
     *, instructions: str, prompt_text: str, reference: str, first: str, second: str, limit: int
 ) -> list[dict]:
+    """The conversation for one order: ``first`` shown as A, ``second`` as B."""
     parts = [f"Task:\n{prompt_text.strip()}"]
     if reference.strip():
         parts.append(f"Reference answer:\n{reference.strip()}")
-    parts.append(f"Answer A:\n{_cut(first, limit)}")
-    parts.append(f"Answer B:\n{_cut(second, limit)}")
-    parts.append("Which answer is better? Reply with A or B only.")
+    parts.append(answer_block("A", first, limit))
+    parts.append(answer_block("B", second, limit))
+    parts.append(QUESTION)
     return [
-        {"role": "system", "content": instructions},
+        {"role": "system", "content": judge_instructions(instructions)},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
+
+
+def sign(x: float) -> int:
+    return (x > 0) - (x < 0)
 
 
 class PairwiseLLMJudge(Judge):
     Config = PairwiseLLMConfig
     config: PairwiseLLMConfig
+    # 1: both orders read raw, a tie unless they agree. 2: debiased log-odds margin, one batch.
+    version = 2
 
-    @property
-    def _label_probabilities(self) -> LabelProbabilities:
-        return self.context.label_probabilities or default_label_probabilities
+    def _messages(self, prompt_text: str, reference: str, first: str, second: str) -> list[dict]:
+        return build_messages(
+            instructions=self.config.instructions,
+            prompt_text=prompt_text,
+            reference=reference,
+            first=first,
+            second=second,
+            limit=self.config.max_answer_chars,
+        )
 
-    def _ask(self, messages: list[dict]) -> list[float]:
-        probs = self._label_probabilities(messages, LABELS)
-        try:
-            probs = [float(p) for p in probs]
-        except (TypeError, ValueError):
-            raise JudgeRunError(
-                f"the judge model returned unusable probabilities {probs!r}"
-            ) from None
-        if len(probs) != 2 or not all(math.isfinite(p) and p >= 0 for p in probs):
-            raise JudgeRunError(f"the judge model returned unusable probabilities {probs!r}")
-        return probs
-
-    def compare(self, *, prompt_text: str, reference: str, a: str, b: str) -> dict[str, Any]:
-        """One pair: {"winner": "a" | "b" | None, "by": how, and the probabilities when asked}."""
-        if a.strip() == b.strip():
-            return {"winner": None, "by": "identical"}
-        if not a.strip() or not b.strip():
-            return {"winner": "a" if a.strip() else "b", "by": "blank"}
-        ask = {
-            "instructions": self.config.instructions,
-            "prompt_text": prompt_text,
-            "reference": reference,
-            "limit": self.config.max_answer_chars,
-        }
-        ab = self._ask(build_messages(first=a, second=b, **ask))  # a shown as A
-        ba = self._ask(build_messages(first=b, second=a, **ask))  # a shown as B
-        first = "a" if ab[0] > ab[1] else "b" if ab[1] > ab[0] else None
-        second = "a" if ba[1] > ba[0] else "b" if ba[0] > ba[1] else None
-        winner = first if first == second else None
-        return {
-            "winner": winner,
-            "by": "model" if winner else "model-disagreed",
-            "p_ab": ab,  # [P(A), P(B)] with a shown as A
-            "p_ba": ba,  # [P(A), P(B)] with b shown as A
-        }
+    def prior_key(self) -> PriorKey:
+        system = judge_instructions(self.config.instructions)
+        return PriorKey(
+            kind=self.kind,
+            version=self.version,
+            model=self.context.judge_model,
+            instructions_sha256=hashlib.sha256(system.encode()).hexdigest(),
+        )
 
     def judge(self, *, prompt_text: str, reference: str, answers: list[str]) -> JudgeResult:
-        points = [0.0] * len(answers)
-        pairs = []
-        for i, j in combinations(range(len(answers)), 2):
-            result = self.compare(
-                prompt_text=prompt_text, reference=reference, a=answers[i], b=answers[j]
-            )
-            winner = {"a": i, "b": j, None: None}[result["winner"]]
-            if winner is None:
-                points[i] += 0.5
-                points[j] += 0.5
-            else:
-                points[winner] += 1.0
-            pairs.append({"a": i, "b": j, **result, "winner": winner})
-        return JudgeResult(
-            points=points, max_points=float(max(len(answers) - 1, 0)), details={"pairs": pairs}
+        pairs, asked, conversations = plan_pairs(
+            answers, partial(self._messages, prompt_text, reference)
         )
+
+        key = self.prior_key()
+        stored = None
+        if asked and self.context.stored_prior is not None:
+            stored = self.context.stored_prior(key)
+        probe = None
+        if asked and stored is None:
+            probe = self._messages(prompt_text, reference, PROBE_ANSWER, PROBE_ANSWER)
+            conversations.append(probe)
+        read = self.context.batch_label_probabilities() or default_label_probabilities_batch
+        probs = ask_labels(read, conversations, LABELS)  # ONE call for the whole match
+
+        prior: dict[str, Any] | None = None
+        if stored is not None:
+            prior = {"log_odds": stored.log_odds, "source": "verdicts", "pairs": stored.pairs}
+        elif probe is not None:
+            p = probs[-1]
+            prior = {
+                "log_odds": log_odds(*p),
+                "source": "probe",
+                "pairs": 0,
+                "probe": {"p": p, "prompt_sha256": prompt_sha256(probe)},
+            }
+        for n, pair in enumerate(asked):
+            self._decide(pair, probs[2 * n], probs[2 * n + 1], conversations[2 * n : 2 * n + 2])
+            pair["orders_agree"] = self._orders_agree(pair, prior["log_odds"])
+
+        biases = [pair["bias"] for pair in asked]
+        return JudgeResult(
+            points=round_robin_points(pairs, len(answers)),
+            max_points=float(max(len(answers) - 1, 0)),
+            details={
+                "model": key.model,
+                "instructions_sha256": key.instructions_sha256,
+                "labels": LABELS,
+                "tie_margin": self.config.tie_margin,
+                "calls": 1 if conversations else 0,
+                "prior": prior,
+                "mean_bias": fmean(biases) if biases else None,  # this match's own pairs
+                "pairs": pairs,
+            },
+        )
+
+    def _decide(
+        self, pair: dict[str, Any], p_ab: list[float], p_ba: list[float], shown: list[list[dict]]
+    ) -> None:
+        l_ab = log_odds(*p_ab)  # log P(A)/P(B), a shown as A
+        l_ba = log_odds(*p_ba)  # log P(A)/P(B), b shown as A
+        margin = (l_ab - l_ba) / 2  # for a: each order debiased, averaged; the prior cancels
+        if margin >= self.config.tie_margin and margin > 0:
+            winner, by = pair["a"], "model"
+        elif margin <= -self.config.tie_margin and margin < 0:
+            winner, by = pair["b"], "model"
+        else:
+            winner, by = None, "margin-below-threshold"
+        pair.update(
+            winner=winner,
+            by=by,
+            p_ab=p_ab,  # [P(A), P(B)] with a shown as A
+            p_ba=p_ba,  # [P(A), P(B)] with b shown as A
+            l_ab=l_ab,
+            l_ba=l_ba,
+            bias=(l_ab + l_ba) / 2,  # this pair's position bias (toward slot A)
+            margin=margin,  # debiased preference for a, in nats
+            prompt_sha256=[prompt_sha256(messages) for messages in shown],
+        )
+
+    @staticmethod
+    def _orders_agree(pair: dict[str, Any], prior: float) -> bool:
+        """Whether each order alone, with the prior removed, prefers the same answer."""
+        first = sign(pair["l_ab"] - prior)  # + : a preferred with a shown first
+        second = sign(prior - pair["l_ba"])  # + : a preferred with a shown second
+        return first == second != 0

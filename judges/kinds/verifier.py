@@ -24,6 +24,9 @@ Modes (config ``mode``):
   passed, out of the number of tests, so the panel's normalised score is exactly the fraction
   passed (all pass beats half pass beats none). The prompt's tests reach the judge through
   ``run_panel(tests=...)`` (``JudgeContext.tests``).
+- ``json_schema``: the answer is JSON that the config's ``schema`` (a JSON Schema, checked against
+  its metaschema when the space is saved) accepts; no reference is needed.
+  ``judges.kinds.json_answers`` says how the JSON is found in the answer and how it is validated.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from typing import Any
 
 import regex
 
-from judges.config import REFERENCE_SLOT, TESTS_MODE, VerifierConfig
+from judges.config import JSON_SCHEMA_MODE, REFERENCE_SLOT, TESTS_MODE, VerifierConfig
 from judges.errors import JudgeRunError
-from judges.kinds import code_tests, numbers
+from judges.kinds import code_tests, json_answers, numbers
 from judges.kinds.base import Judge, JudgeResult
 
 REGEX_TIMEOUT_S = 1.0
@@ -54,7 +57,12 @@ class VerifierJudge(Judge):
     def judge(self, *, prompt_text: str, reference: str, answers: list[str]) -> JudgeResult:
         if self.config.mode == TESTS_MODE:
             return self._tests(answers)
-        check = {"exact": self._exact, "numeric": self._numeric, "regex": self._regex}
+        check = {
+            "exact": self._exact,
+            "numeric": self._numeric,
+            "regex": self._regex,
+            JSON_SCHEMA_MODE: self._json_schema,
+        }
         checks = check[self.config.mode](reference, answers)
         return JudgeResult(
             points=[1.0 if c["correct"] else 0.0 for c in checks],
@@ -131,6 +139,9 @@ class VerifierJudge(Judge):
                 continue
             out.append({"correct": found})
         return out
+
+    def _json_schema(self, reference: str, answers: list[str]) -> list[dict[str, Any]]:
+        return json_answers.check_answers(self.config.json_schema, answers)
 
     def _tests(self, answers: list[str]) -> JudgeResult:
         tests = list(self.context.tests)

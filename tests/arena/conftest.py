@@ -23,10 +23,7 @@ def scripted_backend(settings):
 def no_broker(request):
     """Steps are driven by the tests (task functions called directly), never queued; except in
     tests with real workers (``worker_pool``), where they go through the broker to them."""
-    if "worker_pool" in request.fixturenames:
-        yield
-        return
-    with dispatch.inline():
+    with dispatch.inline("worker_pool" not in request.fixturenames):
         yield
 
 

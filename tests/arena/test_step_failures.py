@@ -30,7 +30,6 @@ def sent(monkeypatch, settings, django_capture_on_commit_callbacks):
     published: (task name, args, countdown). The broker is outside the project."""
     settings.ARENA_STEP_MAX_ATTEMPTS = 3
     settings.ARENA_STEP_RETRY_BASE_S = 5
-    monkeypatch.setattr(dispatch._local, "inline", False)
     record: list[tuple[str, list, float | None]] = []
     for name in set(dispatch.STEP_TASKS.values()):
         task = current_app.tasks[name]
@@ -39,7 +38,8 @@ def sent(monkeypatch, settings, django_capture_on_commit_callbacks):
             record.append((_name, args, countdown))
 
         monkeypatch.setattr(task, "apply_async", apply_async)
-    return record
+    with dispatch.inline(False):
+        yield record
 
 
 def failing(exc):

@@ -21,6 +21,8 @@ from spaces.hooks import JudgeNeeds
 
 NUMERIC = {"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}
 PAIRWISE = {"kind": "pairwise-llm"}
+SCORE = {"kind": "score-llm", "rubric": "Vivid beats vague."}
+HTTP = {"kind": "http-llm", "base_url": "https://judge.example/v1", "model": "judge-1"}
 
 
 @pytest.mark.parametrize(
@@ -55,7 +57,7 @@ def test_it_refuses_unknown_keys_and_lists_the_allowed_ones():
         parse_panel([{**PAIRWISE, "temperature": 0.5, "top_p": 1}])
     assert caught.value.messages == [
         "judge_panel[0]: unknown key(s) temperature, top_p; "
-        "allowed: instructions, kind, max_answer_chars, weight"
+        "allowed: instructions, kind, max_answer_chars, tie_margin, weight"
     ]
 
 
@@ -65,6 +67,10 @@ def test_it_refuses_a_value_of_the_wrong_type_without_coercing_it():
         ({"kind": "verifier", "mode": "exact", "case_sensitive": 1}, "case_sensitive"),
         ({"kind": "verifier", "mode": "numeric", "tolerance": 0}, "tolerance"),
         ({"kind": "pairwise-llm", "max_answer_chars": 500.0}, "max_answer_chars"),
+        ({"kind": "pairwise-llm", "tie_margin": "0.2"}, "tie_margin"),
+        ({"kind": "pairwise-llm", "tie_margin": True}, "tie_margin"),
+        ({**SCORE, "max_answer_chars": "500"}, "max_answer_chars"),
+        ({**HTTP, "timeout_s": 1.5}, "timeout_s"),
     ]:
         with pytest.raises(JudgeConfigError, match=rf"judge_panel\[0\]: {field} must be"):
             parse_panel([config])
@@ -81,7 +87,7 @@ def test_it_names_every_problem_with_its_judge_and_field():
         )
     assert caught.value.messages == [
         "judge_panel[1]: unknown key(s) colour; allowed: case_sensitive, kind, match, mode, "
-        "pattern, rel_tolerance, timeout_s, tolerance, weight",
+        "pattern, rel_tolerance, schema, timeout_s, tolerance, weight",
         "judge_panel[2]: weight must be an integer from 1 to 100, not 0",
         "judge_panel[2]: max_answer_chars must be an integer from 100 to 20000, not 5",
     ]
@@ -112,13 +118,35 @@ def test_it_stores_a_panel_with_the_defaults_its_judges_rely_on():
     assert normalize_panel(stored) == stored == [NUMERIC, PAIRWISE]
 
 
+def test_it_stores_the_new_kinds_as_given_with_the_schema_under_its_key():
+    schema = {"type": "object", "required": ["answer"]}
+    panel = [
+        {"kind": "verifier", "mode": "json_schema", "schema": schema},
+        {**PAIRWISE, "tie_margin": 0.25},
+        {**SCORE, "weight": 2},
+        {**HTTP, "api_key_env": "ARENA_JUDGE_KEY_MAIN", "timeout_s": 10},
+    ]
+    assert normalize_panel(panel) == panel
+    assert normalize_panel(normalize_panel(panel)) == panel
+
+
 def test_each_kind_declares_what_it_needs_on_every_prompt():
-    exact, tests, pairwise = parse_panel(
-        [{"kind": "verifier", "mode": "exact"}, {"kind": "verifier", "mode": "tests"}, PAIRWISE]
+    exact, tests, pairwise, schema, score, http = parse_panel(
+        [
+            {"kind": "verifier", "mode": "exact"},
+            {"kind": "verifier", "mode": "tests"},
+            PAIRWISE,
+            {"kind": "verifier", "mode": "json_schema", "schema": {}},
+            SCORE,
+            HTTP,
+        ]
     )
     assert (exact.needs_reference, exact.needs_tests) == (True, False)
     assert (tests.needs_reference, tests.needs_tests) == (False, True)
     assert (pairwise.needs_reference, pairwise.needs_tests) == (False, False)
+    assert (schema.needs_reference, schema.needs_tests) == (False, False)
+    assert (score.needs_reference, score.needs_tests) == (False, False)
+    assert (http.needs_reference, http.needs_tests) == (False, False)
 
 
 def test_every_kind_has_a_judge_and_a_config_model():
@@ -140,8 +168,10 @@ def test_the_checker_gives_spaces_the_stored_panel_or_a_validation_error():
     with pytest.raises(ValidationError) as caught:
         checker.normalize([NUMERIC, {"kind": "oracle"}, {**PAIRWISE, "x": 1}])
     assert caught.value.messages == [
-        "judge_panel[1]: unknown judge kind 'oracle'; known: pairwise-llm, verifier",
-        "judge_panel[2]: unknown key(s) x; allowed: instructions, kind, max_answer_chars, weight",
+        "judge_panel[1]: unknown judge kind 'oracle'; known: http-llm, pairwise-llm, score-llm, "
+        "verifier",
+        "judge_panel[2]: unknown key(s) x; allowed: instructions, kind, max_answer_chars, "
+        "tie_margin, weight",
     ]
 
 

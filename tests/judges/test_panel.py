@@ -8,8 +8,9 @@ import json
 import pytest
 
 from judges.errors import JudgeConfigError, JudgeRunError
+from judges.kinds.untrusted import prompt_sha256
 from judges.panel import competition_ranks, run_panel
-from tests.judges.helpers import Recorder, always_first, keyword, longer
+from tests.judges.fakes import FakeModel, keyword, longer
 
 NUMERIC = {"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}
 PAIRWISE = {"kind": "pairwise-llm"}
@@ -49,7 +50,7 @@ def test_it_turns_pairwise_results_into_a_ranking():
         prompt_text="Write",
         reference="",
         answers=["bb", "a", "dddd", "ccc"],
-        label_probabilities=Recorder(longer),
+        label_probabilities_batch=FakeModel(longer()),
     )
     assert outcome.ranks == [3, 4, 1, 2]
     assert outcome.verdicts[0].points == [1, 0, 3, 2]
@@ -62,7 +63,7 @@ def test_it_ranks_a_position_biased_judge_as_a_tie_for_all():
         prompt_text="Write",
         reference="",
         answers=["x", "yy", "zzz"],
-        label_probabilities=Recorder(always_first),
+        label_probabilities_batch=FakeModel(bias=1.5),  # prefers slot A, nothing else
     )
     assert outcome.ranks == [1, 1, 1]
 
@@ -76,7 +77,7 @@ def test_it_sums_normalised_points_of_several_judges():
         prompt_text="2+2?",
         reference="4",
         answers=answers,
-        label_probabilities=Recorder(keyword("because")),
+        label_probabilities_batch=FakeModel(keyword("because")),
     )
     # pairwise points: 0 -> 0.5 (ties 7) of 3, 1 -> 2.5, 2 -> 2.5, 3 -> 0.5
     assert outcome.verdicts[1].points == [0.5, 2.5, 2.5, 0.5]
@@ -90,7 +91,7 @@ def test_it_lets_equal_weights_tie_a_correct_loser_with_a_wrong_winner():
         prompt_text="2+2?",
         reference="4",
         answers=["4", "5 because"],
-        label_probabilities=Recorder(keyword("because")),
+        label_probabilities_batch=FakeModel(keyword("because")),
     )
     # 1 + 0 against 0 + 1: exact arithmetic makes these equal, so they share first place.
     assert outcome.ranks == [1, 1]
@@ -102,19 +103,19 @@ def test_it_is_deterministic():
         prompt_text="q",
         reference="4",
         answers=["4", "4!", "3", "four"],
-        label_probabilities=Recorder(longer),
+        label_probabilities_batch=FakeModel(longer()),
     )
     assert run_panel(**kwargs) == run_panel(**kwargs)
 
 
 def test_it_passes_the_default_model_only_when_a_pairwise_judge_runs():
-    recorder = Recorder(longer)
+    recorder = FakeModel(longer())
     run_panel(
         panel_config=[NUMERIC],
         prompt_text="q",
         reference="4",
         answers=["4", "5"],
-        label_probabilities=recorder,
+        label_probabilities_batch=recorder,
     )
     assert recorder.calls == []
 
@@ -125,7 +126,7 @@ def test_it_produces_verdicts_the_match_can_store_as_json():
         prompt_text="q",
         reference="4",
         answers=["4", "5"],
-        label_probabilities=Recorder(longer),
+        label_probabilities_batch=FakeModel(longer()),
     )
     for verdict in outcome.verdicts:
         data = dataclasses.asdict(verdict)
@@ -134,14 +135,14 @@ def test_it_produces_verdicts_the_match_can_store_as_json():
 
 def test_it_refuses_a_bad_panel_before_judging():
     # What a bad panel is, and the message, are the schema's (tests/judges/test_config.py).
-    recorder = Recorder(longer)
+    recorder = FakeModel(longer())
     with pytest.raises(JudgeConfigError, match=r"judge_panel\[1\]: unknown judge kind 'oracle'"):
         run_panel(
             panel_config=[PAIRWISE, {"kind": "oracle"}],
             prompt_text="q",
             reference="4",
             answers=["4", "5"],
-            label_probabilities=recorder,
+            label_probabilities_batch=recorder,
         )
     assert recorder.calls == []
 
@@ -151,3 +152,52 @@ def test_it_refuses_bad_answers():
         run_panel(panel_config=[NUMERIC], prompt_text="q", reference="4", answers=[])
     with pytest.raises(JudgeRunError, match="string"):
         run_panel(panel_config=[NUMERIC], prompt_text="q", reference="4", answers=["4", None])
+
+
+def test_every_verdict_records_its_kind_version_prompts_orders_and_raw_output():
+    model = FakeModel(longer(), score=lambda answer: [0.1] * 10)
+    outcome = run_panel(
+        panel_config=[NUMERIC, PAIRWISE, {"kind": "score-llm", "rubric": "Be right."}],
+        prompt_text="2+2?",
+        reference="4",
+        answers=["4", "it is 5"],
+        label_probabilities_batch=model,
+        judge_model="fake-judge",
+    )
+    numeric, pairwise, score = (dataclasses.asdict(v) for v in outcome.verdicts)
+    assert [v["judge_kind"] for v in (numeric, pairwise, score)] == [
+        "verifier",
+        "pairwise-llm",
+        "score-llm",
+    ]
+    assert [v["version"] for v in (numeric, pairwise, score)] == [1, 2, 1]
+    # The pairwise judge: both orders, each one's exact prompt hash and probabilities, the
+    # prior, the margin and the result.
+    shown = {prompt_sha256(c): c for batch, _ in model.calls for c in batch}
+    [pair] = pairwise["details"]["pairs"]
+    assert pair["orders"] == [[0, 1], [1, 0]]
+    assert all(h in shown for h in pair["prompt_sha256"])
+    assert {"p_ab", "p_ba", "l_ab", "l_ba", "bias", "margin", "winner", "by"} <= set(pair)
+    assert pairwise["details"]["model"] == "fake-judge"
+    assert pairwise["details"]["prior"]["source"] == "probe"
+    assert pairwise["details"]["tie_margin"] == 0.1
+    # The score judge: each answer's prompt hash, probabilities and score.
+    for answer in score["details"]["answers"]:
+        assert answer["prompt_sha256"] in shown
+        assert answer["p"] == [0.1] * 10 and answer["score"] == pytest.approx(5.5)
+    assert len(model.calls) == 2  # one batched call per LLM judge
+
+
+def test_a_one_conversation_function_still_works_and_names_the_model():
+    def single(messages, labels):
+        return FakeModel(longer()).one(messages, labels)
+
+    outcome = run_panel(
+        panel_config=[PAIRWISE],
+        prompt_text="Write",
+        reference="",
+        answers=["a", "bb"],
+        label_probabilities=single,
+    )
+    assert outcome.ranks == [2, 1]
+    assert outcome.verdicts[0].details["model"] == "injected"

@@ -27,7 +27,7 @@ def test_it_judges_with_the_default_model_in_both_orders():
     pairs = verdict.details["pairs"]
     assert len(pairs) == 3
     for pair in pairs:
-        assert pair["by"] in ("model", "model-disagreed")
+        assert pair["by"] in ("model", "margin-below-threshold")
         for probs in (pair["p_ab"], pair["p_ba"]):
             assert len(probs) == 2 and all(0 <= p <= 1 for p in probs)
             assert sum(probs) == pytest.approx(1, abs=1e-4)

@@ -27,6 +27,7 @@ def test_it_creates_a_space_with_defaults_filled_in(carol):
         "max_new_tokens_cap": 256,
         "max_chars": 4000,
         "banned_substrings": [],
+        "injection_policy": "penalty",
     }
     assert space.payout_share_decimals() == [Decimal("0.6"), Decimal("0.3"), Decimal("0.1")]
     assert sorted(space.fee_tiers.values_list("name", "fee")) == [("free", 0), ("pro", 100)]
@@ -46,6 +47,7 @@ BAD_FIELDS = [
     ("rules", {"banned_substrings": ["ok", 3]}, "banned_substrings"),
     ("rules", {"banned_substrings": ["  "]}, "empty"),
     ("rules", {"temperature": 2}, "unknown rule"),
+    ("rules", {"injection_policy": "ban"}, "injection_policy must be one of review, penalty"),
     ("rules", ["answer_format"], "JSON object"),
     # agents per match
     ("agents_per_match", 1, "agents_per_match"),

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class PreferencesConfig(AppConfig):
+    """Preference pairs made from settled matches, their gates and provenance, and exports."""
+
+    name = "preferences"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # arena may not import preferences, so preferences registers itself: every settled
+        # match makes its pairs inside the settlement's transaction.
+        from arena.hooks import register_on_match_settled
+        from preferences.services import on_match_settled
+
+        register_on_match_settled(on_match_settled)

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from preferences import views
+
+urlpatterns = [
+    path(
+        "spaces/<slug:slug>/export/<str:fmt>/",
+        views.export_download,
+        name="preferences-export",
+    ),
+]
