@@ -17,9 +17,10 @@ from arena.api_support import ErrorSerializer
 from arena.models import Entry, Match, Seat
 from arena.services.entries import entry_create, entry_leave
 from arena.services.errors import ArenaError, NotAllowed
+from arena.services.judge_report import judge_report
 from ledger.api.fields import StrictCharField, StrictIntegerField
 from spaces.models import FeeTier
-from spaces.selectors import spaces_visible_to
+from spaces.selectors import spaces_managed_by, spaces_visible_to
 
 
 def _error(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
@@ -273,3 +274,56 @@ class SpaceMatches(APIView):
         space = get_object_or_404(spaces_visible_to(request.user), slug=slug)
         matches = selectors.matches_of_space(space=space, limit=50)
         return Response(MatchListSerializer(matches, many=True).data)
+
+
+class AccuracySerializer(serializers.Serializer):
+    correct = serializers.IntegerField()
+    pairs = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True)
+    high = serializers.FloatField(allow_null=True)
+
+
+class JudgeBiasSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    kind = serializers.CharField()
+    pairs = serializers.IntegerField()
+    tie_rate = serializers.FloatField(allow_null=True)
+    first_position_raw = serializers.FloatField(allow_null=True)
+    first_position_debiased = serializers.FloatField(allow_null=True)
+    order_flip_rate = serializers.FloatField(allow_null=True)
+    length_correlation = serializers.FloatField(allow_null=True)
+    accuracy = AccuracySerializer(allow_null=True)
+    longer_wins_baseline = AccuracySerializer(allow_null=True)
+    informative = serializers.BooleanField(allow_null=True)
+
+
+class JudgeAgreementSerializer(serializers.Serializer):
+    judges = serializers.ListField(child=serializers.IntegerField())
+    pairs = serializers.IntegerField()
+    kappa = serializers.FloatField(allow_null=True)
+
+
+class JudgeReportSerializer(serializers.Serializer):
+    space = serializers.CharField()
+    matches = serializers.IntegerField()
+    judges = JudgeBiasSerializer(many=True)
+    agreement = JudgeAgreementSerializer(many=True)
+
+
+class SpaceJudgeReport(APIView):
+    """The space's judge-bias report, for its creator and staff."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses={
+            200: JudgeReportSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="no space of yours"),
+        }
+    )
+    def get(self, request, slug: str):
+        space = spaces_managed_by(request.user).filter(slug=slug).first()
+        if space is None:
+            return _error(f"no space {slug!r} of yours", status.HTTP_404_NOT_FOUND)
+        return Response(JudgeReportSerializer(judge_report(space=space).as_dict()).data)

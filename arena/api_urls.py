@@ -18,6 +18,11 @@ urlpatterns = [
         name="api-space-leaderboard",
     ),
     path("spaces/<slug:slug>/matches/", api.SpaceMatches.as_view(), name="api-space-matches"),
+    path(
+        "spaces/<slug:slug>/judge-report/",
+        api.SpaceJudgeReport.as_view(),
+        name="api-space-judge-report",
+    ),
 ]
 
 # The spaces and agents apps expose their own endpoints when present.

@@ -14,6 +14,7 @@ class ArenaConfig(AppConfig):
         # (spaces may not import arena, so arena registers itself).
         from arena.selectors import space_activity, space_in_play
         from arena.services.entries import entries_return_on_close
+        from arena.services.judge_report import judge_report_summary
         from spaces.hooks import (
             register_on_space_closed,
             register_space_in_play,
@@ -21,5 +22,6 @@ class ArenaConfig(AppConfig):
         )
 
         register_space_summary(space_activity)
+        register_space_summary(judge_report_summary)
         register_on_space_closed(entries_return_on_close)
         register_space_in_play(space_in_play)

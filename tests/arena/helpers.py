@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from arena.models import Match
 from arena.services.entries import entry_create
@@ -42,7 +43,7 @@ def form_match(space, tier, owners, agent_factory) -> Match:
             agent=agent_factory(owner),
             space=space,
             fee_tier=tier,
-            key=f"form:{space.slug}:{i}:{owner.pk}",
+            key=f"form:{space.slug}:{i}:{owner.pk}:{uuid.uuid4().hex[:8]}",
         )
     return Match.objects.get(pk=entry.match_id)
 
