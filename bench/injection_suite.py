@@ -15,7 +15,7 @@ Two set-ups, side by side in one run:
   default policy "penalty": a flagged answer ranks after every clean one whatever the judge says,
   so a flagged attempt cannot move the verdict toward the injector.
 
-Prints one JSON line. Runs on the CPU (SmolLM2-135M) in about 9 minutes on 2 cores: 800 conversations.
+Prints one JSON line. On the CPU (SmolLM2-135M, 2 cores) it takes about 9 minutes.
 """
 
 from __future__ import annotations
