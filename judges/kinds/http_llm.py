@@ -41,7 +41,7 @@ from judges.config import HttpLLMConfig
 from judges.errors import JudgeRunError
 from judges.kinds.base import Judge, JudgeResult
 from judges.kinds.pairs import plan_pairs, round_robin_points
-from judges.kinds.untrusted import answer_block, judge_instructions, prompt_sha256
+from judges.kinds.untrusted import judge_instructions, pair_prompt, prompt_sha256
 
 MAX_REPLY_TOKENS = 300
 MAX_STORED_CHARS = 2000  # of each raw reply and reason kept in the verdict
@@ -76,12 +76,10 @@ def parse_reply(text: str) -> PairReply:
 def build_messages(
     *, rubric: str, prompt_text: str, reference: str, first: str, second: str, limit: int
 ) -> list[dict]:
-    parts = [f"Task:\n{prompt_text.strip()}"]
-    if reference.strip():
-        parts.append(f"Reference answer:\n{reference.strip()}")
-    parts.append(answer_block("A", first, limit))
-    parts.append(answer_block("B", second, limit))
-    parts.append(QUESTION)
+    shown = pair_prompt(
+        prompt_text=prompt_text, reference=reference, first=first, second=second, limit=limit
+    )
+    parts = [shown, QUESTION]
     system = (
         "You are a fair and strict judge. You compare two answers to the same task by this "
         f"rubric:\n{rubric.strip()}\n\n{REPLY_FORMAT}"

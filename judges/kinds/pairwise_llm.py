@@ -47,7 +47,7 @@ from judges.config import PairwiseLLMConfig
 from judges.kinds.base import Judge, JudgeResult, PriorKey
 from judges.kinds.labels import ask_labels, log_odds
 from judges.kinds.pairs import plan_pairs, round_robin_points
-from judges.kinds.untrusted import answer_block, judge_instructions, prompt_sha256
+from judges.kinds.untrusted import judge_instructions, pair_prompt, prompt_sha256
 
 LABELS = ["A", "B"]
 PROBE_ANSWER = "N/A"  # the content-free answer of the probe
@@ -70,12 +70,10 @@ def build_messages(
     *, instructions: str, prompt_text: str, reference: str, first: str, second: str, limit: int
 ) -> list[dict]:
     """The conversation for one order: ``first`` shown as A, ``second`` as B."""
-    parts = [f"Task:\n{prompt_text.strip()}"]
-    if reference.strip():
-        parts.append(f"Reference answer:\n{reference.strip()}")
-    parts.append(answer_block("A", first, limit))
-    parts.append(answer_block("B", second, limit))
-    parts.append(QUESTION)
+    shown = pair_prompt(
+        prompt_text=prompt_text, reference=reference, first=first, second=second, limit=limit
+    )
+    parts = [shown, QUESTION]
     return [
         {"role": "system", "content": judge_instructions(instructions)},
         {"role": "user", "content": "\n\n".join(parts)},

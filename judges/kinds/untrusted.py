@@ -61,3 +61,14 @@ def prompt_sha256(messages: list[dict]) -> str:
     spaces, UTF-8), stored with the verdict so a verdict can be traced to its prompt."""
     canonical = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def pair_prompt(*, prompt_text: str, reference: str, first: str, second: str, limit: int) -> str:
+    """The user turn of a pairwise comparison without its question: the task, the reference
+    when there is one, and the two answers as blocks A and B."""
+    parts = [f"Task:\n{prompt_text.strip()}"]
+    if reference.strip():
+        parts.append(f"Reference answer:\n{reference.strip()}")
+    parts.append(answer_block("A", first, limit))
+    parts.append(answer_block("B", second, limit))
+    return "\n\n".join(parts)
