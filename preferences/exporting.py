@@ -156,6 +156,16 @@ def _write_parquet(spec: ExportSpec, counts: ExportCounts, root: MerkleRoot, wor
     return [file_entry(path, DATA_FILES["parquet"], counts.rows), provenance.exported()]
 
 
+def _write_record(record, *, data: HashingWriter, provenance, root: MerkleRoot) -> None:
+    """One pair's rows to the data file, its provenance line, and its hash into the root."""
+    for row in record.rows:
+        data.row(row)
+    if provenance is not None:
+        provenance.row(record.provenance)
+    for leaf in record.leaves:
+        root.add(leaf)
+
+
 def _write_jsonl(spec: ExportSpec, counts: ExportCounts, root: MerkleRoot, work: Path):
     with (work / DATA_FILES[spec.fmt]).open("wb") as data_file:
         data = HashingWriter(data_file, DATA_FILES[spec.fmt])
@@ -163,12 +173,7 @@ def _write_jsonl(spec: ExportSpec, counts: ExportCounts, root: MerkleRoot, work:
         try:
             provenance = HashingWriter(prov_file, PROVENANCE_FILE) if prov_file else None
             for record in records(spec, counts):
-                for row in record.rows:
-                    data.row(row)
-                if provenance is not None:
-                    provenance.row(record.provenance)
-                for leaf in record.leaves:
-                    root.add(leaf)
+                _write_record(record, data=data, provenance=provenance, root=root)
         finally:
             if prov_file:
                 prov_file.close()
@@ -283,12 +288,7 @@ def _zip_chunks(spec: ExportSpec) -> Iterator[bytes]:
                 data = HashingWriter(entry, DATA_FILES[spec.fmt])
                 provenance = HashingWriter(spool, PROVENANCE_FILE) if spool else None
                 for record in records(spec, counts):
-                    for row in record.rows:
-                        data.row(row)
-                    if provenance is not None:
-                        provenance.row(record.provenance)
-                    for leaf in record.leaves:
-                        root.add(leaf)
+                    _write_record(record, data=data, provenance=provenance, root=root)
                     if sink.pending >= ZIP_FLUSH_BYTES:
                         yield sink.drain()
             counts.rows = data.rows
