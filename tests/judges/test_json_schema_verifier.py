@@ -52,7 +52,8 @@ def test_it_accepts_json_the_schema_accepts():
         ('{"name": "Ada", "age": NaN}', "not JSON: NaN is not JSON"),
         ("name: Ada", "not JSON: Expecting value"),
         ("", "not JSON"),
-        ("[" * 100_000, "not JSON"),
+        ("[" * 100_000, "not JSON: nested more than 100 levels deep"),
+        ('{"a": ' * 101 + "1" + "}" * 101, "nested more than 100 levels deep"),
     ],
 )
 def test_it_refuses_what_the_schema_does_not_accept_and_says_why(answer, reason):
@@ -118,3 +119,9 @@ def test_it_checks_a_schema_in_the_dialect_it_names():
     stored = normalize_panel([{"kind": "verifier", "mode": "json_schema", "schema": draft7}])
     assert stored == [{"kind": "verifier", "mode": "json_schema", "schema": draft7}]
     assert [c["correct"] for c in check(["3", "3.5"], schema=draft7)] == [True, False]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    deep_text = '{"name": "' + "[" * 500 + '\\"", "age": 1}'
+    [result] = check([deep_text])
+    assert result["correct"] is True
