@@ -126,10 +126,12 @@ def pair_outcomes(data: dict[str, Any], answers: int) -> dict[tuple[int, int], i
     return {(a, b): _sign(scores[a] - scores[b]) for a, b in combinations(range(answers), 2)}
 
 
-def _order_reads(data: dict[str, Any]) -> Iterable[tuple[bool, bool | None, bool]]:
-    """Two reads per pair a pairwise judge asked, one per order: (the answer shown first won,
-    read raw; the same net of the stored prior, or None without one; the two orders chose
-    different answers, read raw)."""
+def _order_reads(
+    data: dict[str, Any],
+) -> Iterable[tuple[tuple[bool, bool], tuple[bool, bool] | None, bool]]:
+    """Per pair a pairwise judge asked: (in each order, the answer shown first won, read raw;
+    the same net of the stored prior, or None without one; the two orders chose different
+    answers, read raw)."""
     details = data.get("details") or {}
     prior = (details.get("prior") or {}).get("log_odds")
     for record in details.get("pairs") or []:
@@ -138,14 +140,12 @@ def _order_reads(data: dict[str, Any]) -> Iterable[tuple[bool, bool | None, bool
             continue
         first_ab, first_ba = p_ab[0] > p_ab[1], p_ba[0] > p_ba[1]
         l_ab, l_ba = record.get("l_ab"), record.get("l_ba")
+        debiased = None
         if isinstance(prior, int | float) and isinstance(l_ab, int | float):
             debiased = (l_ab - prior > 0, l_ba - prior > 0)
-        else:
-            debiased = (None, None)
         # Order 1 picks a when A (= a) wins; order 2 picks a when B (= a) wins.
         flipped = first_ab != (not first_ba)
-        yield first_ab, debiased[0], flipped
-        yield first_ba, debiased[1], flipped
+        yield (first_ab, first_ba), debiased, flipped
 
 
 def judge_report(*, space: Space, limit: int = DEFAULT_MATCH_LIMIT) -> Report:
@@ -175,10 +175,10 @@ def judge_report(*, space: Space, limit: int = DEFAULT_MATCH_LIMIT) -> Report:
         for (a, b), outcome in pair_outcomes(data, answers).items():
             outcomes.setdefault(index, {})[(match_id, a, b)] = outcome
         for first_raw, first_debiased, flipped in _order_reads(data):
-            raw.setdefault(index, []).append(first_raw)
+            raw.setdefault(index, []).extend(first_raw)
             flips.setdefault(index, []).append(flipped)
             if first_debiased is not None:
-                debiased.setdefault(index, []).append(first_debiased)
+                debiased.setdefault(index, []).extend(first_debiased)
 
     labels: dict[tuple[int, int, int], int] = {}  # verifier: one right, one wrong
     for index, kind in kinds.items():
@@ -204,7 +204,7 @@ def judge_report(*, space: Space, limit: int = DEFAULT_MATCH_LIMIT) -> Report:
         report.first_position_debiased = Rate(
             sum(debiased.get(index, [])), len(debiased.get(index, []))
         ).value
-        flip_reads = flips.get(index, [])[::2]  # each pair was yielded twice
+        flip_reads = flips.get(index, [])
         report.order_flip_rate = Rate(sum(flip_reads), len(flip_reads)).value
         if kinds[index] != VERIFIER:
             labelled = [k for k in judged if k in labels]
