@@ -9,6 +9,10 @@ its ``AppConfig.ready()``::
 ``match_settle`` runs the callbacks inside the settlement's transaction, after the payouts, so the
 pairs exist exactly when the settlement does (a failing callback rolls the settlement back and
 the step's failure policy applies).
+
+It also offers a space's managers (creator, staff) its exports on the space page: it registers
+a provider of ``(label, url)`` links with ``register_space_manager_links``; the page shows them
+to the people ``spaces_managed_by`` lets manage the space.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from arena.models import Match
+    from spaces.models import Space
 
 MatchCallback = Callable[["Match"], None]
 _on_match_settled: list[MatchCallback] = []
@@ -31,3 +36,17 @@ def register_on_match_settled(callback: MatchCallback) -> None:
 def run_on_match_settled(match: Match) -> None:
     for callback in _on_match_settled:
         callback(match)
+
+
+LinkProvider = Callable[["Space"], list[tuple[str, str]]]
+_manager_links: list[LinkProvider] = []
+
+
+def register_space_manager_links(provider: LinkProvider) -> None:
+    if provider not in _manager_links:
+        _manager_links.append(provider)
+
+
+def space_manager_links(space: Space) -> list[tuple[str, str]]:
+    """The (label, url) links every registered provider offers a space's managers."""
+    return [link for provider in _manager_links for link in provider(space)]

@@ -106,6 +106,11 @@ class JudgeConfig(BaseModel):
 
     kind: str
     weight: int = Field(1, ge=1, le=MAX_WEIGHT, description=f"an integer from 1 to {MAX_WEIGHT}")
+    # A shadow judge runs on every match and its verdict is stored and measured (the judge
+    # report gives its accuracy against the panel's verifier), but its points never count
+    # toward the ranking, the payout or the preference pairs: how a creator tries an LLM
+    # judge on a checkable space before trusting it with money.
+    shadow: bool = Field(False, description="true or false")
 
     @property
     def needs_reference(self) -> bool:
@@ -380,9 +385,16 @@ KIND_CONFIGS: dict[str, type[JudgeConfig]] = {
 
 
 class PanelConfig(RootModel[list[JudgeEntry]]):
-    """A space's judge panel: 1 to MAX_JUDGES judges, each of a known kind."""
+    """A space's judge panel: 1 to MAX_JUDGES judges, each of a known kind, at least one of
+    which is not a shadow (someone must decide)."""
 
     root: list[JudgeEntry] = Field(min_length=1, max_length=MAX_JUDGES)
+
+    @model_validator(mode="after")
+    def _someone_decides(self) -> PanelConfig:
+        if all(judge.shadow for judge in self.root):
+            raise ValueError("judge_panel: every judge is a shadow; at least one must decide")
+        return self
 
 
 # --- reading configs, with errors a creator can act on ------------------------------------------
@@ -448,6 +460,8 @@ def _panel_problems(exc: ValidationError) -> list[str]:
     errors = exc.errors()
     shape = [e["type"] for e in errors if not e["loc"]]
     if shape:
+        if "value_error" in shape:  # the panel's own validator, in a full sentence
+            return [str(e["ctx"]["error"]) for e in errors if not e["loc"]]
         if "too_long" in shape:
             return [f"judge_panel: at most {MAX_JUDGES} judges"]
         return ["judge_panel must be a non-empty list of judge configs"]

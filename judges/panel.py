@@ -15,6 +15,10 @@ one, but may tie them (a correct answer losing every pair: 1 + 0; a wrong one wi
 0 + 1). Give the verifier weight 2 to make correctness strictly dominate; the pairwise judge then
 orders the answers within the correct group and within the wrong group.
 
+A judge with ``"shadow": true`` runs and its verdict is stored like any other, but its points
+are left out of the totals: the judge report measures it (its accuracy against the panel's
+verifier) before a creator lets it decide anything.
+
 Every verdict records its judge's kind and ``version`` (``Judge.version``, bumped when a kind's
 logic changes), the config it ran with, and in ``details`` what the kind saw and said: for LLM
 judges the sha256 of each exact prompt shown, the orders shown, the raw probabilities or replies,
@@ -107,9 +111,10 @@ def run_panel(
             )
         max_points = Fraction(result.max_points)
         scores = [Fraction(p) / max_points if max_points else Fraction(0) for p in result.points]
-        totals = [
-            total + config.weight * score for total, score in zip(totals, scores, strict=True)
-        ]
+        if not config.shadow:  # a shadow judge is recorded and measured, never counted
+            totals = [
+                total + config.weight * score for total, score in zip(totals, scores, strict=True)
+            ]
         verdicts.append(
             VerdictData(
                 judge_kind=config.kind,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from judges.kinds.pairs import order_votes
+
 
 class VerdictShapeError(ValueError):
     """A stored verdict does not have the layout this module reads."""
@@ -42,9 +44,12 @@ class Comparison:
 
 
 def judge_scores(verdicts: Sequence[tuple[int, str, dict]], answers: int) -> list[JudgeScores]:
-    """``verdicts`` as (id, judge kind, data) in panel order."""
+    """``verdicts`` as (id, judge kind, data) in panel order; shadow judges (measured, never
+    counted) are left out, as the panel left them out of its ranking."""
     out = []
     for verdict_id, kind, data in verdicts:
+        if (data.get("config") or {}).get("shadow") is True:
+            continue
         points = data.get("points")
         max_points = data.get("max_points")
         if not isinstance(points, list) or len(points) != answers:
@@ -81,25 +86,14 @@ def totals(judges: Sequence[JudgeScores], answers: int) -> list[Fraction]:
 def _order_votes(
     record: dict[str, Any], chosen: int, prior: float | None
 ) -> tuple[int, int] | None:
-    """(votes for ``chosen``, orders) from a pairwise record's two orders, or None when the
-    record holds no per-order probabilities (identical or blank answers need no model). With
-    the judge's position prior and the record's log-odds, each order votes net of the prior: a
-    model that says "A" whatever it is shown then casts no vote for either answer by position."""
-    l_ab, l_ba = record.get("l_ab"), record.get("l_ba")
-    if prior is not None and isinstance(l_ab, int | float) and isinstance(l_ba, int | float):
-        # Order 1 shows a as A: it prefers a when l_ab - prior > 0; order 2 shows b as A.
-        prefers_a = [l_ab - prior > 0, prior - l_ba > 0]
-        prefers_b = [l_ab - prior < 0, prior - l_ba < 0]
-        return sum(prefers_a if record.get("a") == chosen else prefers_b), 2
-    p_ab, p_ba = record.get("p_ab"), record.get("p_ba")
-    if not (isinstance(p_ab, list) and isinstance(p_ba, list) and len(p_ab) == len(p_ba) == 2):
+    """(votes for ``chosen``, orders) from a pairwise record's two orders, each read net of the
+    judge's prior where it is stored (``judges.kinds.pairs.order_votes``), or None when the
+    record holds no per-order reading (identical or blank answers need no model)."""
+    votes = order_votes(record, prior)
+    if votes is None:
         return None
-    a_is_chosen = record.get("a") == chosen
-    # Order 1 shows a as A; order 2 shows b as A.
-    prefers_a = [p_ab[0] > p_ab[1], p_ba[1] > p_ba[0]]
-    prefers_b = [p_ab[1] > p_ab[0], p_ba[0] > p_ba[1]]
-    agreed = sum(prefers_a if a_is_chosen else prefers_b)
-    return agreed, 2
+    for_chosen = 1 if record.get("a") == chosen else -1
+    return sum(vote == for_chosen for vote in votes), 2
 
 
 def _judge_votes(judge: JudgeScores, chosen: int, rejected: int) -> tuple[int, int]:

@@ -59,3 +59,15 @@ def export_matches(spec: ExportSpec) -> QuerySet[Match]:
         )
         .order_by("pk")
     )
+
+
+def spaces_with_measurable_judges() -> list[Space]:
+    """Spaces with settled matches whose panel has a verifier beside another judge: the only
+    ones whose judge report can measure a judge's accuracy."""
+    spaces = Space.objects.filter(matches__status=Match.Status.SETTLED).distinct().order_by("pk")
+    return [
+        space
+        for space in spaces
+        # a verifier and at least one other kind
+        if {judge.get("kind") for judge in space.judge_panel or []} > {"verifier"}
+    ]

@@ -10,6 +10,11 @@ A stored pair is ``kept`` or ``held_back`` with the reasons (``gate_reasons``): 
 above the gate's ``min_margin``, an agreement below ``min_agreement``, a pair decided only by
 judges the gate marks uninformative, a duplicate of a kept pair (same prompt, chosen and
 rejected text). Changing the gate re-gates the space's pairs (``pairs_regate``), oldest first.
+
+Which judge kinds are uninformative follows the space's judge report (``gate_follow_judge_report``,
+task ``preferences.follow_judge_reports``): a kind the report measured uninformative against the
+verifier is added to the gate's list, a kind it measured informative is taken off, a kind it
+could not measure keeps what the creator set.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from django.db import transaction
 
 from agents.models import Agent
 from arena.models import Match, Seat
+from arena.services.judge_report import judge_report
 from preferences import scoring
 from preferences.errors import PreferenceError
 from preferences.models import PairGate, PreferencePair
@@ -69,6 +75,29 @@ def gate_update(*, space: Space, **changes) -> PairGate:
     gate.save()
     pairs_regate(space=space)
     return gate
+
+
+def measured_uninformative(*, space: Space) -> tuple[set[str], set[str]]:
+    """(kinds measured uninformative, kinds measured informative) by the space's judge report.
+    A kind counts as informative only when every judge of that kind the report measured is."""
+    measured: dict[str, list[bool]] = {}
+    for judge in judge_report(space=space).judges:
+        if judge.informative is not None:
+            measured.setdefault(judge.kind, []).append(judge.informative)
+    bad = {kind for kind, flags in measured.items() if not all(flags)}
+    return bad, set(measured) - bad
+
+
+def gate_follow_judge_report(*, space: Space) -> PairGate:
+    """Mark in the space's gate the judge kinds its judge report measured uninformative (and
+    unmark those it measured informative), re-gating the pairs when that changes the list."""
+    bad, good = measured_uninformative(space=space)
+    current = set(gate_for(space=space).uninformative_judge_kinds or [])
+    wanted = (current - good) | bad
+    if wanted == current:
+        return gate_for(space=space)
+    logger.info("space %s: judge kinds uninformative now %s", space.slug, sorted(wanted))
+    return gate_update(space=space, uninformative_judge_kinds=sorted(wanted))
 
 
 def gate_reasons(

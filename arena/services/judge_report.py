@@ -31,6 +31,7 @@ from typing import Any
 from scipy.stats import binomtest, spearmanr
 
 from arena.models import Match
+from judges.kinds.pairs import order_votes, raw_order_votes, sign
 from judges.models import Verdict
 from spaces.models import Space
 
@@ -104,10 +105,6 @@ def cohen_kappa(first: list[int], second: list[int]) -> float | None:
     return (observed - expected) / (1 - expected)
 
 
-def _sign(x: float) -> int:
-    return (x > 0) - (x < 0)
-
-
 def pair_outcomes(data: dict[str, Any], answers: int) -> dict[tuple[int, int], int]:
     """The judge's preference on each pair (a, b), a < b: +1 for a, -1 for b, 0 for a tie; from
     its per-pair records when it kept them, else from its scores."""
@@ -123,7 +120,7 @@ def pair_outcomes(data: dict[str, Any], answers: int) -> dict[tuple[int, int], i
     scores = data.get("scores") or []
     if len(scores) != answers:
         return {}
-    return {(a, b): _sign(scores[a] - scores[b]) for a, b in combinations(range(answers), 2)}
+    return {(a, b): sign(scores[a] - scores[b]) for a, b in combinations(range(answers), 2)}
 
 
 def _order_reads(
@@ -135,17 +132,21 @@ def _order_reads(
     details = data.get("details") or {}
     prior = (details.get("prior") or {}).get("log_odds")
     for record in details.get("pairs") or []:
-        p_ab, p_ba = record.get("p_ab"), record.get("p_ba")
-        if not (isinstance(p_ab, list) and isinstance(p_ba, list)):
+        raw = raw_order_votes(record)
+        if raw is None:
             continue
-        first_ab, first_ba = p_ab[0] > p_ab[1], p_ba[0] > p_ba[1]
-        l_ab, l_ba = record.get("l_ab"), record.get("l_ba")
-        debiased = None
-        if isinstance(prior, int | float) and isinstance(l_ab, int | float):
-            debiased = (l_ab - prior > 0, l_ba - prior > 0)
-        # Order 1 picks a when A (= a) wins; order 2 picks a when B (= a) wins.
-        flipped = first_ab != (not first_ba)
-        yield (first_ab, first_ba), debiased, flipped
+        # Order 1 shows a first: the first shown won when it voted for a (+1); order 2 shows b
+        # first: when it voted for b (-1).
+        debiased = order_votes(record, prior) if isinstance(prior, int | float) else None
+        yield (
+            _first_shown_won(raw),
+            _first_shown_won(debiased) if debiased is not None else None,
+            raw[0] != raw[1],
+        )
+
+
+def _first_shown_won(votes: tuple[int, int]) -> tuple[bool, bool]:
+    return votes[0] == 1, votes[1] == -1
 
 
 def judge_report(*, space: Space, limit: int = DEFAULT_MATCH_LIMIT) -> Report:
@@ -187,9 +188,9 @@ def judge_report(*, space: Space, limit: int = DEFAULT_MATCH_LIMIT) -> Report:
                 if outcome != 0:
                     labels.setdefault(key, outcome)
 
-    def length_sign(key: tuple[int, int, int]) -> int:
+    def lengthsign(key: tuple[int, int, int]) -> int:
         match_id, a, b = key
-        return _sign(len(texts[match_id][a]) - len(texts[match_id][b]))
+        return sign(len(texts[match_id][a]) - len(texts[match_id][b]))
 
     reports = []
     for index in sorted(kinds):
@@ -197,7 +198,7 @@ def judge_report(*, space: Space, limit: int = DEFAULT_MATCH_LIMIT) -> Report:
         report = JudgeReport(index=index, kind=kinds[index], pairs=len(judged))
         if judged:
             report.tie_rate = sum(o == 0 for o in judged.values()) / len(judged)
-            lengths = [length_sign(k) for k in judged]
+            lengths = [lengthsign(k) for k in judged]
             rho = spearmanr(lengths, list(judged.values())).statistic
             report.length_correlation = None if math.isnan(rho) else float(rho)
         report.first_position_raw = Rate(sum(raw.get(index, [])), len(raw.get(index, []))).value
@@ -210,7 +211,7 @@ def judge_report(*, space: Space, limit: int = DEFAULT_MATCH_LIMIT) -> Report:
             labelled = [k for k in judged if k in labels]
             report.accuracy = accuracy(sum(judged[k] == labels[k] for k in labelled), len(labelled))
             report.longer_wins_baseline = accuracy(
-                sum(length_sign(k) == labels[k] for k in labelled), len(labelled)
+                sum(lengthsign(k) == labels[k] for k in labelled), len(labelled)
             )
             if report.accuracy.pairs:
                 report.informative = bool(report.accuracy.low > 0.5)

@@ -6,10 +6,13 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import render
 
-from arena import selectors
+from arena import hooks, selectors
+from arena.services.judge_report import judge_report
 from arena.services.payouts import PAYOUT_RULE
 from arena.views.forms import EnterForm
-from spaces.selectors import spaces_visible_to
+from spaces.selectors import spaces_managed_by, spaces_visible_to
+
+REPORT_MATCHES = 500  # the judge report on the page reads this many recent matches
 
 
 def space_list(request):
@@ -37,6 +40,10 @@ def space_detail(request, slug: str):
     if request.user.is_authenticated:
         context["enter_form"] = EnterForm(user=request.user, space=space)
         context["my_entries"] = selectors.entries_of(user=request.user, space=space)[:20]
+        if spaces_managed_by(request.user).filter(pk=space.pk).exists():
+            # The creator's view: how the judges behave, and the data the matches made.
+            context["judge_report"] = judge_report(space=space, limit=REPORT_MATCHES)
+            context["manager_links"] = hooks.space_manager_links(space)
     return render(request, "arena/space_detail.html", context)
 
 

@@ -53,3 +53,34 @@ def round_robin_points(pairs: list[dict[str, Any]], count: int) -> list[float]:
         else:
             points[pair["winner"]] += 1.0
     return points
+
+
+def sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def order_votes(record: dict[str, Any], prior: float | None) -> tuple[int, int] | None:
+    """What each of the two orders of a pairwise record says on its own: +1 for answer ``a``,
+    -1 for ``b``, 0 for neither; None when the record holds no per-order reading (a shortcut
+    pair, or a malformed one).
+
+    With the judge's position prior and the record's label log-odds (pairwise-llm from version
+    2), each order is read net of the prior: order 1 shows a as A and prefers a when
+    ``l_ab - prior > 0``; order 2 shows b as A and prefers a when ``prior - l_ba > 0``. A model
+    that says "A" whatever it is shown then votes for neither answer by position. Without them
+    (version 1, http-llm) each order is read raw from its label probabilities ``p_ab``/``p_ba``
+    ([P(A), P(B)]). The one reading every consumer (the judge's ``orders_agree``, the pairs'
+    agreement, the bias report) uses."""
+    l_ab, l_ba = record.get("l_ab"), record.get("l_ba")
+    if isinstance(prior, int | float) and isinstance(l_ab, int | float):
+        if isinstance(l_ba, int | float):
+            return sign(l_ab - prior), sign(prior - l_ba)
+    p_ab, p_ba = record.get("p_ab"), record.get("p_ba")
+    if not (isinstance(p_ab, list) and isinstance(p_ba, list) and len(p_ab) == len(p_ba) == 2):
+        return None
+    return sign(p_ab[0] - p_ab[1]), sign(p_ba[1] - p_ba[0])
+
+
+def raw_order_votes(record: dict[str, Any]) -> tuple[int, int] | None:
+    """The two orders' votes read raw, as the judge saw them, position bias included."""
+    return order_votes(record, None)

@@ -46,7 +46,7 @@ from typing import Any
 from judges.config import PairwiseLLMConfig
 from judges.kinds.base import Judge, JudgeResult, PriorKey
 from judges.kinds.labels import ask_labels, log_odds
-from judges.kinds.pairs import plan_pairs, round_robin_points
+from judges.kinds.pairs import order_votes, plan_pairs, round_robin_points
 from judges.kinds.untrusted import judge_instructions, pair_prompt, prompt_sha256
 
 LABELS = ["A", "B"]
@@ -78,10 +78,6 @@ def build_messages(
         {"role": "system", "content": judge_instructions(instructions)},
         {"role": "user", "content": "\n\n".join(parts)},
     ]
-
-
-def sign(x: float) -> int:
-    return (x > 0) - (x < 0)
 
 
 class PairwiseLLMJudge(Judge):
@@ -183,6 +179,5 @@ class PairwiseLLMJudge(Judge):
     @staticmethod
     def _orders_agree(pair: dict[str, Any], prior: float) -> bool:
         """Whether each order alone, with the prior removed, prefers the same answer."""
-        first = sign(pair["l_ab"] - prior)  # + : a preferred with a shown first
-        second = sign(prior - pair["l_ba"])  # + : a preferred with a shown second
+        first, second = order_votes(pair, prior)
         return first == second != 0

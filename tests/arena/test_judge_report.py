@@ -120,3 +120,19 @@ def test_the_creator_reads_it_in_the_api_and_the_admin_and_others_do_not(
     assert body["judges"][1]["accuracy"]["pairs"] == 12
     page = client.get(f"/admin/spaces/space/{judged_space.pk}/change/").content.decode()
     assert "judge 1 (pairwise-llm)" in page and "accuracy vs verifier" in page
+
+
+def test_the_creator_sees_the_report_and_the_downloads_on_the_space_page(
+    judged_space, client, carol, mallory
+):
+    page = f"/spaces/{judged_space.slug}/"
+    client.force_login(mallory)
+    body = client.get(page).content.decode()
+    assert 'data-testid="judge-report"' not in body and "/export/" not in body
+    client.force_login(carol)
+    body = client.get(page).content.decode()
+    assert 'data-testid="judge-report"' in body
+    assert "1: pairwise-llm" in body and "92% [65, 99] of 12" in body  # 11/12, Wilson interval
+    assert "(uninformative)" not in body
+    assert f"/spaces/{judged_space.slug}/export/trl/" in body
+    assert client.get(f"/spaces/{judged_space.slug}/export/trl/").status_code == 200

@@ -57,7 +57,7 @@ def test_it_refuses_unknown_keys_and_lists_the_allowed_ones():
         parse_panel([{**PAIRWISE, "temperature": 0.5, "top_p": 1}])
     assert caught.value.messages == [
         "judge_panel[0]: unknown key(s) temperature, top_p; "
-        "allowed: instructions, kind, max_answer_chars, tie_margin, weight"
+        "allowed: instructions, kind, max_answer_chars, shadow, tie_margin, weight"
     ]
 
 
@@ -87,7 +87,7 @@ def test_it_names_every_problem_with_its_judge_and_field():
         )
     assert caught.value.messages == [
         "judge_panel[1]: unknown key(s) colour; allowed: case_sensitive, kind, match, mode, "
-        "pattern, rel_tolerance, schema, timeout_s, tolerance, weight",
+        "pattern, rel_tolerance, schema, shadow, timeout_s, tolerance, weight",
         "judge_panel[2]: weight must be an integer from 1 to 100, not 0",
         "judge_panel[2]: max_answer_chars must be an integer from 100 to 20000, not 5",
     ]
@@ -171,7 +171,7 @@ def test_the_checker_gives_spaces_the_stored_panel_or_a_validation_error():
         "judge_panel[1]: unknown judge kind 'oracle'; known: http-llm, pairwise-llm, score-llm, "
         "verifier",
         "judge_panel[2]: unknown key(s) x; allowed: instructions, kind, max_answer_chars, "
-        "tie_margin, weight",
+        "shadow, tie_margin, weight",
     ]
 
 

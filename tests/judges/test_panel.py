@@ -201,3 +201,36 @@ def test_a_one_conversation_function_still_works_and_names_the_model():
     )
     assert outcome.ranks == [2, 1]
     assert outcome.verdicts[0].details["model"] == "injected"
+
+
+def test_a_shadow_judge_is_recorded_but_never_counted():
+    answers = ["4", "5 because"]
+    counted = run_panel(
+        panel_config=[NUMERIC, PAIRWISE],
+        prompt_text="2+2?",
+        reference="4",
+        answers=answers,
+        label_probabilities_batch=FakeModel(keyword("because")),
+    )
+    shadowed = run_panel(
+        panel_config=[NUMERIC, {**PAIRWISE, "shadow": True, "weight": 50}],
+        prompt_text="2+2?",
+        reference="4",
+        answers=answers,
+        label_probabilities_batch=FakeModel(keyword("because")),
+    )
+    assert counted.ranks == [1, 1]  # the pairwise judge counts: a tie
+    assert shadowed.ranks == [1, 2] and shadowed.totals == [1.0, 0.0]  # only the verifier
+    # ... yet its verdict is there, whole, marked as a shadow
+    assert shadowed.verdicts[1].points == [0, 1]
+    assert shadowed.verdicts[1].config == {"kind": "pairwise-llm", "shadow": True, "weight": 50}
+
+
+def test_a_panel_of_shadows_alone_is_refused():
+    with pytest.raises(JudgeConfigError, match="every judge is a shadow"):
+        run_panel(
+            panel_config=[{**NUMERIC, "shadow": True}],
+            prompt_text="q",
+            reference="4",
+            answers=["4"],
+        )

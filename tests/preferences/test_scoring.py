@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from judges.kinds.pairs import order_votes, raw_order_votes
 from preferences.scoring import compare, judge_scores
 
 
@@ -47,3 +48,20 @@ def test_without_a_stored_prior_raw_probabilities_vote_as_before():
     [judge] = judge_scores([pairwise_verdict(l_ab=2.4, l_ba=1.7, prior=None)], answers=2)
     # raw: order 1 says A (= answer 0), order 2 says A (= answer 1): one vote each way
     assert compare([judge], chosen=0, rejected=1).agreed == 1
+
+
+def test_a_shadow_judge_neither_makes_the_margin_nor_votes():
+    verifier = (2, "verifier", {"points": [1, 0], "max_points": 1, "config": {}})
+    _, kind, data = pairwise_verdict(l_ab=-2.0, l_ba=2.0, prior=0.0, winner=1)
+    shadow = (3, kind, {**data, "config": {"kind": kind, "shadow": True}})
+    judges = judge_scores([verifier, shadow], answers=2)
+    assert [j.kind for j in judges] == ["verifier"]
+    comparison = compare(judges, chosen=0, rejected=1)
+    assert (comparison.margin, comparison.agreed, comparison.votes) == (1, 1, 1)
+
+
+def test_each_order_reads_the_same_for_every_consumer():
+    record = pairwise_verdict(l_ab=2.4, l_ba=1.7, prior=2.0)[2]["details"]["pairs"][0]
+    assert order_votes(record, 2.0) == (1, 1)  # net of the prior: both orders prefer a
+    assert raw_order_votes(record) == (1, -1)  # raw: each order picks the answer shown first
+    assert order_votes({"a": 0, "b": 1, "winner": None, "by": "identical"}, 2.0) is None
