@@ -22,7 +22,7 @@ from spaces.forms import (
     PromptBankUploadForm,
     SpaceAdminForm,
 )
-from spaces.hooks import space_summary
+from spaces.hooks import space_admin_links, space_summary
 from spaces.models import FeeTier, Prompt, Space
 from spaces.selectors import prompt_counts, spaces_managed_by, user_sees_all_spaces
 from spaces.services import (
@@ -125,6 +125,11 @@ class SpaceAdmin(admin.ModelAdmin):
         if user_sees_all_spaces(request.user):
             return [*self.list_filter, "creator"]
         return self.list_filter
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # Tools of the apps above spaces (judges: "Try a judge panel"), shown beside "History".
+        context["space_admin_links"] = space_admin_links(obj) if obj is not None else []
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     # --- writes through the services ---------------------------------------------------------
 

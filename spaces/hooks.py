@@ -13,6 +13,9 @@ back); ``space_set_status`` runs those callbacks inside its transaction, so a fa
 close back. And it reports what is in play in a space (waiting entries, unfinished matches), which
 keeps a creator from changing the economics those were entered under.
 
+Apps above spaces may add links to a space's admin page (``register_space_admin_link``): the
+judges app links its "Try a judge panel" page, prefilled from the space.
+
 The judges app owns what a judge panel may hold. It registers the one checker spaces runs on a
 space's ``judge_panel`` (``register_judge_panel_checker``, from ``JudgesConfig.ready()``); without
 it no panel can be checked, and ``judge_panel_checker()`` refuses loudly.
@@ -85,6 +88,32 @@ def space_in_play(space: Space) -> list[str]:
     for provider in _in_play:
         lines.extend(provider(space))
     return lines
+
+
+# Links on a space's admin page to tools of apps above spaces (judges: "Try a judge panel").
+# ``url_for`` returns the link's URL for that space, or None to show no link.
+AdminLinkUrl = Callable[["Space"], "str | None"]
+_admin_links: list[tuple[str, AdminLinkUrl]] = []
+
+
+def register_space_admin_link(label: str, url_for: AdminLinkUrl) -> None:
+    if (label, url_for) not in _admin_links:
+        _admin_links.append((label, url_for))
+
+
+def unregister_space_admin_link(label: str, url_for: AdminLinkUrl) -> None:
+    if (label, url_for) in _admin_links:
+        _admin_links.remove((label, url_for))
+
+
+def space_admin_links(space: Space) -> list[tuple[str, str]]:
+    """(label, url) of each registered link for this space, in registration order."""
+    links = []
+    for label, url_for in _admin_links:
+        url = url_for(space)
+        if url:
+            links.append((label, url))
+    return links
 
 
 # The judge panel: its checks belong to the judges app, which spaces does not import.
