@@ -105,3 +105,31 @@ class WithdrawalAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     search_fields = ["tx_hash", "to_address", "user__username"]
     exclude = ["raw_tx"]
+
+
+# --- record chains: appended and anchored only through ledger.records ------------------------
+from ledger.models import ChainAnchor, ChainRecord  # noqa: E402
+
+
+@admin.register(ChainRecord)
+class ChainRecordAdmin(ReadOnlyAdmin):
+    list_display = ["chain", "seq", "kind", "hash", "prev_hash", "created_at"]
+    list_filter = ["chain", "kind"]
+    search_fields = ["hash", "prev_hash"]
+    ordering = ["chain", "-seq"]
+
+
+@admin.register(ChainAnchor)
+class ChainAnchorAdmin(ReadOnlyAdmin):
+    list_display = [
+        "chain",
+        "up_to_seq",
+        "root",
+        "chain_id",
+        "tx_hash",
+        "block_number",
+        "created_at",
+    ]
+    list_filter = ["chain", "chain_id"]
+    search_fields = ["tx_hash", "root"]
+    ordering = ["chain", "-up_to_seq"]

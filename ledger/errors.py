@@ -16,3 +16,7 @@ class IdempotencyConflict(LedgerError):
 
 class ImmutableRecord(LedgerError):
     """Postings and transfers are never edited or deleted: a correction is a new transfer."""
+
+
+class RecordChainError(LedgerError):
+    """A record chain append or anchoring refused; nothing was written."""

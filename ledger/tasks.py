@@ -6,6 +6,7 @@ from celery import shared_task
 
 from ledger.chain import deposits_scan, withdrawal_send
 from ledger.models import Withdrawal
+from ledger.records import anchor_pending_chains
 from ledger.siwe import siwe_nonces_sweep
 
 # How often the scan runs is the beat schedule's business (arena/celery.py); this many blocks
@@ -42,3 +43,10 @@ def sweep_siwe_nonces() -> int:
     """Delete expired sign-in nonces (every minute, arena/celery.py): the table holds only live
     ones, however many a client requests."""
     return siwe_nonces_sweep()
+
+
+@shared_task(name="ledger.anchor_record_chains", acks_late=True)
+def anchor_record_chains() -> list[str]:
+    """Anchor the head of every record chain with unanchored records (one transaction each);
+    returns the transaction hashes. Nothing new: no transaction."""
+    return [anchor.tx_hash for anchor in anchor_pending_chains()]

@@ -16,16 +16,11 @@ size holds O(log n) hashes.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
+from ledger.canonical import canonical_json
+
 EMPTY_ROOT = hashlib.sha256(b"").hexdigest()
-
-
-def canonical_json(payload: Any) -> bytes:
-    return json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
 
 
 def content_sha256(payload: Any) -> str:
