@@ -152,7 +152,9 @@ def label_probabilities_batch(
         # Adapters of other agents may be loaded into the shared model: the judge reads the base.
         names = [cache.BASE_ADAPTER] * len(conversations)
         kwargs = {"adapter_names": names} if loaded.peft is not None else {}
-        # Left padding puts every row's last prompt token at position -1.
-        logits = loaded.model(**encoded, **kwargs).logits[:, -1].float()
+        # Left padding puts every row's last prompt token at position -1; only that position's
+        # vocabulary logits are needed (logits_to_keep=1 skips the others, as generate does).
+        output = loaded.model(**encoded, **kwargs, logits_to_keep=1)
+        logits = output.logits[:, -1].float()
     chosen = logits[:, torch.tensor(first_tokens, device=logits.device)]
     return torch.softmax(chosen, dim=-1).tolist()
