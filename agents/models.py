@@ -242,3 +242,87 @@ class AdapterVersion(models.Model):
 
     def ref(self) -> AdapterRef:
         return AdapterRef(path=str(self.directory), sha256=self.sha256)
+
+
+class TrainingJob(models.Model):
+    """One DPO run of an agent's adapter on preference pairs (``agents.training_jobs``).
+
+    The examples it trains on are copied in (``TrainingExample``), so the job stays checkable
+    whatever happens to the pairs later; ``pair_id`` names where each came from. What the run
+    reports (steps, per-step metrics, the data order, checkpoint hashes, library versions) is
+    kept here as it runs; the proof-of-learning record commits to it."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="training_jobs")
+    space = models.ForeignKey(
+        "spaces.Space", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    parent = models.ForeignKey(
+        AdapterVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    result = models.ForeignKey(
+        AdapterVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.CharField(max_length=20, help_text='"schedule" or "owner"')
+    settings = models.JSONField(help_text="The TrainSettings the run is told, seed included.")
+    system_prompt = models.TextField(blank=True, help_text="The agent's, as every example sees it.")
+    price = models.PositiveBigIntegerField(default=0, help_text="Credits held from the owner.")
+    pair_count = models.PositiveIntegerField(default=0)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=list, blank=True, help_text="Per step: loss, margins...")
+    final_metrics = models.JSONField(default=dict, blank=True)
+    data_order = models.JSONField(default=list, blank=True)
+    checkpoints = models.JSONField(default=list, blank=True, help_text="{step, sha256, path}")
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    library_versions = models.JSONField(default=dict, blank=True)
+    quantization = models.CharField(max_length=10, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            # One run at a time per agent: two would both start from the same parent.
+            models.UniqueConstraint(
+                fields=["agent"],
+                condition=Q(status__in=["queued", "running"]),
+                name="agents_trainingjob_one_active_per_agent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job #{self.pk} of {self.agent.name} ({self.status})"
+
+
+class TrainingExample(models.Model):
+    """One preference pair as a job saw it, at ``position`` in the job's pair list."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="examples")
+    position = models.PositiveIntegerField()
+    pair_id = models.BigIntegerField(help_text="The preferences.PreferencePair it came from.")
+    content_sha256 = models.CharField(max_length=64)
+    prompt = models.TextField()
+    chosen = models.TextField()
+    rejected = models.TextField()
+
+    class Meta:
+        ordering = ["job_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="agents_example_position"),
+            models.UniqueConstraint(fields=["job", "pair_id"], name="agents_example_pair_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"job #{self.job_id} example {self.position} (pair #{self.pair_id})"

@@ -268,19 +268,44 @@ def adapter_version_create(
     sha256 = adapters.validate_adapter_dir(source_dir)
     weights = adapters.store_adapter_dir(source=source_dir, owner_id=agent.owner_id, sha256=sha256)
     with _files_kept_on_commit(weights):
-        agent = Agent.objects.select_for_update().get(pk=agent.pk)
-        version = AdapterVersion.objects.create(
+        return adapter_version_insert(
             agent=agent,
-            number=_next_number(agent),
-            file=weights,
+            weights=weights,
             sha256=sha256,
             parent=parent,
             created_by=created_by,
+            make_current=make_current,
         )
-        if make_current:
-            agent.current_adapter = version
-            agent.save(update_fields=["current_adapter", "updated_at"])
+
+
+def adapter_version_insert(
+    *,
+    agent: Agent,
+    weights: str,
+    sha256: str,
+    created_by: str,
+    parent: AdapterVersion | None = None,
+    make_current: bool = False,
+) -> AdapterVersion:
+    """The row of an adapter whose files are already in storage (``store_adapter_dir``), to be
+    called inside the caller's transaction, which deletes the files when it fails. The next
+    number is taken under a row lock so two jobs finishing together cannot both claim it."""
+    agent = Agent.objects.select_for_update().get(pk=agent.pk)
+    version = AdapterVersion.objects.create(
+        agent=agent,
+        number=_next_number(agent),
+        file=weights,
+        sha256=sha256,
+        parent=parent,
+        created_by=created_by,
+    )
+    if make_current:
+        agent.current_adapter = version
+        agent.save(update_fields=["current_adapter", "updated_at"])
     return version
+
+
+files_kept_on_commit = _files_kept_on_commit  # for services of this app that store files first
 
 
 @transaction.atomic

@@ -33,6 +33,7 @@ app.conf.beat_schedule = {
     "arena-auto-enter": {"task": "arena.auto_enter_agents", "schedule": 60.0},
     "arena-refit-standings": {"task": "arena.refit_standings", "schedule": 600.0},
     "ledger-anchor-record-chains": {"task": "ledger.anchor_record_chains", "schedule": 600.0},
+    "learning-schedule-training": {"task": "learning.schedule_training", "schedule": 300.0},
     "preferences-follow-judge-reports": {
         "task": "preferences.follow_judge_reports",
         "schedule": 600.0,

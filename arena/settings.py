@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "judges",
     "arena",
     "preferences",
+    "learning",
 ]
 
 MIDDLEWARE = [
@@ -297,3 +298,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# DPO training jobs (agents.training_jobs): the operator's price in credits (0 allowed), held
+# from the owner when a job is queued and refunded when it fails; the run's caps.
+ARENA_TRAINING_PRICE = env_int("ARENA_TRAINING_PRICE", 10, minimum=0)
+ARENA_TRAINING_MAX_STEPS = env_int("ARENA_TRAINING_MAX_STEPS", 16, minimum=1)
+ARENA_TRAINING_MAX_LENGTH = env_int("ARENA_TRAINING_MAX_LENGTH", 512, minimum=16)
+ARENA_TRAINING_CHECKPOINT_EVERY = env_int("ARENA_TRAINING_CHECKPOINT_EVERY", 2, minimum=1)

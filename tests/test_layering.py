@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("preferences", "arena", "judges", "agents", "spaces", "ledger")
+APPS = ("learning", "preferences", "arena", "judges", "agents", "spaces", "ledger")
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

@@ -64,3 +64,12 @@ def enqueue_step(*, match_id: int, status: str, countdown: float | None = None) 
         step_task(status).apply_async(args=[match_id], countdown=countdown)
 
     transaction.on_commit(send)
+
+
+def enqueue(name: str, *args) -> None:
+    """Queue the registered task ``name`` with ``args`` once the current transaction commits
+    (a job of another app, e.g. ``agents.train_job``); nothing within ``inline()``, where the
+    caller runs it itself."""
+    if is_inline():
+        return
+    transaction.on_commit(lambda: current_app.tasks[name].apply_async(args=list(args)))

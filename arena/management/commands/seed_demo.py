@@ -3,9 +3,11 @@
 Users (password = username + "-demo-pass"): ``admin`` (staff, superuser), ``creator`` (space
 creator), ``player`` plus players ``ada``, ``ben`` and ``cy``; every player gets a grant of
 credits. Spaces by ``creator``: ``arithmetic`` (verifiable, numeric answers, a prompt bank with
-references and a held-out split), ``haiku`` (open writing, judged pairwise by the local model),
-``capitals`` (verifiable, exact answers, sponsored: a subsidy per match) and ``py-functions``
-(verifiable code: each prompt carries Python tests that a verifier runs on the answer's code).
+references and a held-out split, and the local model as a shadow judge measured against the
+verifier), ``haiku`` (open writing, judged pairwise by the local model),
+``capitals`` (verifiable, exact answers, sponsored: a subsidy per match; a shadow judge too)
+and ``py-functions`` (verifiable code: each prompt carries Python tests that a verifier runs on
+the answer's code).
 Nine agents of four players with different prompts and generation settings.
 
 Everything is looked up by a natural key (username, slug, owner + agent name, grant key) before
@@ -122,7 +124,12 @@ SPACES = [
         "task_kind": "verifiable",
         "description": "Exact arithmetic. The verifier checks the number in your answer.",
         "rules": {"answer_format": "number", "max_new_tokens_cap": 24, "max_chars": 200},
-        "judge_panel": [{"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}],
+        # The local model judges every match too, as a shadow: never counted, but measured
+        # against the verifier in the space's judge report (is an LLM judge worth trusting?).
+        "judge_panel": [
+            {"kind": "verifier", "mode": "numeric", "tolerance": "0.001"},
+            {"kind": "pairwise-llm", "shadow": True},
+        ],
         "agents_per_match": 3,
         "payout_shares": ["0.6", "0.3", "0.1"],
         "creator_rake_bps": 300,
@@ -163,7 +170,8 @@ SPACES = [
                 "mode": "regex",
                 "match": "search",
                 "pattern": r"(?i)\b{reference}\b",
-            }
+            },
+            {"kind": "pairwise-llm", "shadow": True},  # measured, never counted
         ],
         "agents_per_match": 2,
         "payout_shares": ["0.75", "0.25"],

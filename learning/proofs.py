@@ -1,0 +1,77 @@
+"""Proof-of-learning records: one per successful training job, in the ledger's record chain
+``proof-of-learning``, committing to everything a stranger needs to check that the update came
+from the matches it names (``verify_pol``).
+
+A record's payload (canonical JSON, hashed with the previous record's hash by the chain):
+
+- ``job``, ``agent``; ``base_model``: its name and the sha256 of its files (the canonical JSON of
+  {file name: file sha256}); ``parent_adapter_sha256`` (null: a fresh adapter);
+- ``pairs``: the preference pairs' ids in the job's order and the Merkle root of their content
+  hashes (``preferences.provenance.merkle_root``); each pair names its match, rollouts (seats) and
+  verdicts, so the root ties the update to real judged matches;
+- ``data_order``: the pair positions in the order training saw them;
+- ``hyperparameters`` (the settings, seed and the trainer's fixed choices), ``library_versions``,
+  ``quantization``;
+- ``checkpoints``: the sha256 of the adapter-and-optimizer checkpoint every k steps;
+- ``adapter_sha256``: the final adapter's; ``metrics``: the last step's.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from agents.models import TrainingJob
+from agents.training import checkpoint_sha256
+from learning.models import TrainingProof
+from ledger.records import record_append
+from preferences.provenance import merkle_root
+
+CHAIN = "proof-of-learning"
+RECORD_KIND = "training-job"
+PAYLOAD_VERSION = 1
+
+
+@lru_cache(maxsize=8)
+def _directory_sha256(path: str, stamp: tuple) -> str:
+    return checkpoint_sha256(Path(path))
+
+
+def base_model_sha256(path: str) -> str:
+    """The sha256 of a model directory's files (cached while no file changes)."""
+    directory = Path(path)
+    stamp = tuple(
+        sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir())
+    )
+    return _directory_sha256(str(directory), stamp)
+
+
+def proof_payload(job: TrainingJob) -> dict[str, Any]:
+    examples = list(job.examples.order_by("position").values_list("pair_id", "content_sha256"))
+    base = job.agent.base_model
+    return {
+        "version": PAYLOAD_VERSION,
+        "job": job.pk,
+        "agent": job.agent_id,
+        "base_model": {"name": base.name, "sha256": base_model_sha256(base.path)},
+        "parent_adapter_sha256": job.parent.sha256 if job.parent_id else None,
+        "pairs": {
+            "ids": [pair_id for pair_id, _ in examples],
+            "merkle_root": merkle_root([digest for _, digest in examples]),
+        },
+        "data_order": job.data_order,
+        "hyperparameters": job.hyperparameters,
+        "library_versions": job.library_versions,
+        "quantization": job.quantization,
+        "checkpoints": [{"step": c["step"], "sha256": c["sha256"]} for c in job.checkpoints],
+        "adapter_sha256": job.result.sha256,
+        "metrics": job.final_metrics,
+    }
+
+
+def on_training_succeeded(job: TrainingJob) -> None:
+    """``agents.hooks`` callback, inside the transaction that stores the job's adapter: the
+    record exists exactly when the version does."""
+    record = record_append(chain=CHAIN, kind=RECORD_KIND, payload=proof_payload(job))
+    TrainingProof.objects.create(job=job, record=record)
