@@ -24,6 +24,7 @@ from typing import Any
 
 from agents.models import TrainingJob
 from agents.training import checkpoint_sha256
+from arena.services import dispatch
 from learning.models import TrainingProof
 from ledger.records import record_append
 from preferences.provenance import merkle_root
@@ -31,6 +32,7 @@ from preferences.provenance import merkle_root
 CHAIN = "proof-of-learning"
 RECORD_KIND = "training-job"
 PAYLOAD_VERSION = 1
+GATE_TASK = "learning.judge_gate"  # "*.judge_*": the judge queue
 
 
 @lru_cache(maxsize=8)
@@ -72,6 +74,8 @@ def proof_payload(job: TrainingJob) -> dict[str, Any]:
 
 def on_training_succeeded(job: TrainingJob) -> None:
     """``agents.hooks`` callback, inside the transaction that stores the job's adapter: the
-    record exists exactly when the version does."""
+    record exists exactly when the version does; the promotion gate is queued on commit."""
     record = record_append(chain=CHAIN, kind=RECORD_KIND, payload=proof_payload(job))
     TrainingProof.objects.create(job=job, record=record)
+    if job.space_id is not None:
+        dispatch.enqueue(GATE_TASK, job.pk)

@@ -9,10 +9,11 @@ import logging
 from django.db import transaction
 
 from agents.errors import AgentError
-from agents.models import Agent, TrainingJob
+from agents.models import AdapterVersion, Agent, TrainingJob
+from agents.services import agent_set_current_adapter
 from agents.training_jobs import Example, job_create
 from arena.services import dispatch
-from learning.models import TrainingPolicy
+from learning.models import GateRun, TrainingPolicy
 from learning.selectors import new_pairs, pairs_for_job
 from preferences.models import PreferencePair
 from spaces.models import Space
@@ -99,3 +100,12 @@ def schedule_training() -> list[int]:
                 continue
             queued.append(job.pk)
     return queued
+
+
+@transaction.atomic
+def version_promote(*, agent: Agent, version: AdapterVersion) -> Agent:
+    """Make ``version`` the agent's live adapter by hand: a version its gate refused, or any
+    earlier one (a roll back). The gate run of the version, if any, records the promotion."""
+    agent = agent_set_current_adapter(agent=agent, version=version)
+    GateRun.objects.filter(candidate=version).update(promoted=True)
+    return agent

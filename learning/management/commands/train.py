@@ -1,6 +1,7 @@
 """``manage.py train --agent ID [--space SLUG] [--seed S] [--max-steps N] [--json]``: run one
 training job on the agent's new kept pairs, here and now, as the ``train`` worker would (the
-owner pays the operator's price; a failed run is refunded). Exit status 1 when the job fails."""
+owner pays the operator's price; a failed run is refunded), then, for a space's job, its
+promotion gate as the judge worker would. Exit status 1 when the job fails."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from agents.errors import AgentError
 from agents.models import Agent
 from agents.training_jobs import job_run
 from arena.services import dispatch
+from learning.gate import gate_run
 from learning.services import training_request
 from spaces.models import Space
 
@@ -55,16 +57,31 @@ class Command(BaseCommand):
             if space is None:
                 raise CommandError(f"no space {opts['space']!r}")
         overrides = {"max_steps": opts["max_steps"]} if opts["max_steps"] else {}
-        try:
-            with dispatch.inline():  # this process runs the job; nothing goes to a worker
+        with dispatch.inline():  # this process runs the job and its gate; no worker does
+            try:
                 job = training_request(
                     agent=agent, space=space, seed=opts["seed"], overrides=overrides
                 )
-        except AgentError as exc:
-            raise CommandError(str(exc)) from None
-        job = job_run(job_id=job.pk)
+            except AgentError as exc:
+                raise CommandError(str(exc)) from None
+            job = job_run(job_id=job.pk)
+            gate = None
+            if job.status == job.Status.SUCCEEDED and job.space_id is not None:
+                gate = gate_run(job=job)  # the gate the worker would queue next
         job.refresh_from_db()
         summary = job_summary(job)
+        if gate is not None:
+            summary["gate"] = {
+                "status": gate.status,
+                "games": gate.games,
+                "wins": gate.wins,
+                "losses": gate.losses,
+                "ties": gate.ties,
+                "win_rate": gate.win_rate,
+                "interval": [gate.low, gate.high],
+                "promoted": gate.promoted,
+                "detail": gate.detail,
+            }
         if opts["json"]:
             self.stdout.write(json.dumps(summary))
         else:

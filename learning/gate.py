@@ -1,0 +1,164 @@
+"""The promotion gate: does a training job's new adapter beat its parent?
+
+``gate_run(job)`` plays ``ARENA_GATE_GAMES`` evaluation games on the space's held-out prompts
+(never trained on: held-out prompts make no pairs). In each game the candidate (the job's new
+version) and the baseline (its parent, or the base model when the job started from a fresh
+adapter) answer the same prompt with the agent's generation settings and the same seed, all rows
+of the gate in one batched generate; the space's judge panel ranks the two answers exactly as
+in a match (shadow judges recorded, never counted). No credits move, no rating changes, no pair
+is made: evaluation games are not matches.
+
+Win rate = (wins + ties / 2) / games, with a 95% Wilson score interval. The candidate goes live
+when the interval's lower bound is above 0.5; otherwise the gate refuses it (shown as such) and
+the owner may still promote it by hand (``version_promote``) or roll back to any version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents.errors import AgentError
+from agents.inference import get_backend
+from agents.models import AdapterVersion, Agent, TrainingJob
+from agents.selectors import agent_generation_request
+from agents.services import agent_set_current_adapter
+from judges.panel import run_panel
+from learning.models import GateGame, GateRun
+from spaces.answer_rules import shape_answer
+from spaces.models import Prompt, Space
+
+logger = logging.getLogger(__name__)
+
+Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson_interval(successes: float, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion. Written out (four lines) because ties
+    count half, so ``successes`` may be fractional, which scipy's binomtest refuses."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def gate_prompts(space: Space, games: int) -> list[Prompt]:
+    """``games`` held-out prompts, cycling through them in id order."""
+    heldout = list(space.prompts.filter(split=Prompt.Split.HELDOUT).order_by("pk"))
+    return [heldout[i % len(heldout)] for i in range(games)] if heldout else []
+
+
+def _request(agent: Agent, version: AdapterVersion | None, prompt: Prompt, seed: int, cap):
+    request = agent_generation_request(
+        agent=agent, prompt=prompt.text, seed=seed, max_new_tokens_cap=cap
+    )
+    return dataclasses.replace(request, adapter=version.ref() if version else None)
+
+
+def play_games(
+    *, agent: Agent, space: Space, candidate, baseline, prompts: list[Prompt], backend=None
+) -> list[GateGame]:
+    """The games, unsaved: both versions' answers in one batched generate, then the panel."""
+    cap = space.rule("max_new_tokens_cap")
+    requests = []
+    for n, prompt in enumerate(prompts):
+        seed = 1_000_003 * (candidate.pk + 1) + n  # same seed for both sides of a game
+        requests.append(_request(agent, candidate, prompt, seed, cap))
+        requests.append(_request(agent, baseline, prompt, seed, cap))
+    results = (backend or get_backend()).generate(requests)
+    games = []
+    for n, prompt in enumerate(prompts):
+        texts = [shape_answer(space, results[2 * n + k].text) for k in (0, 1)]
+        outcome = run_panel(
+            panel_config=space.judge_panel,
+            prompt_text=prompt.text,
+            reference=prompt.reference,
+            answers=texts,
+            tests=prompt.tests,
+            space_id=space.pk,
+        )
+        first, second = outcome.ranks
+        games.append(
+            GateGame(
+                prompt=prompt,
+                seed=requests[2 * n].seed,
+                candidate_text=texts[0],
+                baseline_text=texts[1],
+                outcome=(second > first) - (first > second),
+                verdicts=[dataclasses.asdict(v) for v in outcome.verdicts],
+            )
+        )
+    return games
+
+
+def gate_run(*, job: TrainingJob, backend=None) -> GateRun:
+    """Run the gate of a succeeded job once (a second call returns the first run) and promote
+    the candidate when it passes."""
+    job = TrainingJob.objects.select_related("agent", "space", "result", "parent").get(pk=job.pk)
+    existing = GateRun.objects.filter(job=job).first()
+    if existing is not None:
+        return existing
+    if job.status != TrainingJob.Status.SUCCEEDED or job.result_id is None:
+        raise AgentError(f"job #{job.pk} is {job.status}: there is no new version to gate")
+    if job.space_id is None:
+        raise AgentError(f"job #{job.pk} trained on several spaces: promote its version by hand")
+    gate = GateRun.objects.create(
+        job=job, space=job.space, candidate=job.result, baseline=job.parent
+    )
+    prompts = gate_prompts(job.space, settings.ARENA_GATE_GAMES)
+    if not prompts:
+        detail = "the space has no held-out prompts to evaluate on; promote by hand"
+        return _finish(gate, status=GateRun.Status.ERROR, detail=detail)
+    try:
+        games = play_games(
+            agent=job.agent,
+            space=job.space,
+            candidate=job.result,
+            baseline=job.parent,
+            prompts=prompts,
+            backend=backend,
+        )
+    except Exception as exc:  # noqa: BLE001 - a gate that cannot play says why; nothing goes live
+        logger.exception("gate of job #%s failed", job.pk)
+        return _finish(gate, status=GateRun.Status.ERROR, detail=f"{type(exc).__name__}: {exc}")
+    return _score(gate, games)
+
+
+def _score(gate: GateRun, games: list[GateGame]) -> GateRun:
+    wins = sum(g.outcome == GateGame.Outcome.CANDIDATE for g in games)
+    losses = sum(g.outcome == GateGame.Outcome.BASELINE for g in games)
+    ties = len(games) - wins - losses
+    rate = (wins + ties / 2) / len(games)
+    low, high = wilson_interval(wins + ties / 2, len(games))
+    passed = low > 0.5
+    with transaction.atomic():
+        for game in games:
+            game.gate = gate
+        GateGame.objects.bulk_create(games)
+        gate.games, gate.wins, gate.losses, gate.ties = len(games), wins, losses, ties
+        gate.win_rate, gate.low, gate.high = rate, low, high
+        verdict = "passed" if passed else "refused"
+        detail = f"{verdict}: win rate {rate:.3f}, 95% interval [{low:.3f}, {high:.3f}]"
+        gate = _finish(
+            gate,
+            status=GateRun.Status.PASSED if passed else GateRun.Status.REFUSED,
+            detail=detail,
+        )
+        if passed:
+            agent_set_current_adapter(agent=gate.job.agent, version=gate.candidate)
+            GateRun.objects.filter(pk=gate.pk).update(promoted=True)
+            gate.promoted = True
+    return gate
+
+
+def _finish(gate: GateRun, *, status: str, detail: str) -> GateRun:
+    gate.status, gate.detail, gate.finished_at = status, detail, timezone.now()
+    gate.save(update_fields=["status", "detail", "finished_at"])
+    return gate
