@@ -306,3 +306,32 @@ ARENA_TRAINING_MAX_STEPS = env_int("ARENA_TRAINING_MAX_STEPS", 16, minimum=1)
 ARENA_TRAINING_MAX_LENGTH = env_int("ARENA_TRAINING_MAX_LENGTH", 512, minimum=16)
 ARENA_TRAINING_CHECKPOINT_EVERY = env_int("ARENA_TRAINING_CHECKPOINT_EVERY", 2, minimum=1)
 ARENA_GATE_GAMES = env_int("ARENA_GATE_GAMES", 16, minimum=1)  # evaluation games per gate
+ARENA_POL_REPLAY_TOLERANCE = float(env_str("ARENA_POL_REPLAY_TOLERANCE", "1e-4"))  # see verify_pol
+
+# --- verifiable rollouts (arena.services.rollout_audit; task arena.rollout_audit) -------------
+# The share of auditable rollouts of settled matches the audit recomputes (0 = none, 1 = all);
+# which ones is drawn from an HMAC of each rollout's commitment under ARENA_AUDIT_SECRET.
+try:
+    ARENA_ROLLOUT_AUDIT_RATE = float(env_str("ARENA_ROLLOUT_AUDIT_RATE", "0.1"))
+except ValueError:
+    raise ImproperlyConfigured("ARENA_ROLLOUT_AUDIT_RATE must be a number in [0, 1]") from None
+if not 0.0 <= ARENA_ROLLOUT_AUDIT_RATE <= 1.0:
+    raise ImproperlyConfigured("ARENA_ROLLOUT_AUDIT_RATE must be a number in [0, 1]")
+# Token positions compared per audited rollout (all of them when the answer is shorter).
+ARENA_ROLLOUT_AUDIT_POSITIONS = env_int("ARENA_ROLLOUT_AUDIT_POSITIONS", 16, minimum=1)
+# Seats looked at per run of the task (every 5 minutes from beat).
+ARENA_ROLLOUT_AUDIT_BATCH = env_int("ARENA_ROLLOUT_AUDIT_BATCH", 50, minimum=1)
+# Largest |recorded - recomputed| log-probability (nats) that passes. Empty: the value measured
+# from honest reruns for the dtype the model runs in (agents.rollout_audit.HONEST_TOLERANCE:
+# 1e-3 in float32, 0.5 in bfloat16).
+_audit_tolerance = env_str("ARENA_ROLLOUT_AUDIT_TOLERANCE", "")
+try:
+    ARENA_ROLLOUT_AUDIT_TOLERANCE = float(_audit_tolerance) if _audit_tolerance else None
+except ValueError:
+    raise ImproperlyConfigured("ARENA_ROLLOUT_AUDIT_TOLERANCE must be a number of nats") from None
+if ARENA_ROLLOUT_AUDIT_TOLERANCE is not None and not ARENA_ROLLOUT_AUDIT_TOLERANCE > 0:
+    raise ImproperlyConfigured("ARENA_ROLLOUT_AUDIT_TOLERANCE must be above 0")
+# The key of the HMAC that picks audited rollouts and their positions (empty: derived from
+# SECRET_KEY). Whoever holds it can tell in advance which tokens an audit will check.
+ARENA_AUDIT_SECRET = env_secret("ARENA_AUDIT_SECRET", "")
+# --- end of verifiable rollouts ----------------------------------------------------------------

@@ -6,9 +6,12 @@ A record's payload (canonical JSON, hashed with the previous record's hash by th
 
 - ``job``, ``agent``; ``base_model``: its name and the sha256 of its files (the canonical JSON of
   {file name: file sha256}); ``parent_adapter_sha256`` (null: a fresh adapter);
-- ``pairs``: the preference pairs' ids in the job's order and the Merkle root of their content
-  hashes (``preferences.provenance.merkle_root``); each pair names its match, rollouts (seats) and
-  verdicts, so the root ties the update to real judged matches;
+- ``pairs``: the preference pairs' ids in the job's order, the Merkle root of their content
+  hashes (``preferences.provenance.merkle_root``), and the Merkle root of their evidence: per
+  pair, the sha256 of the canonical JSON of its content hash, the two seats it was made of (id,
+  agent, adapter, text) and every verdict of its match (id, kind, data). The content hash names
+  the match, rollouts and verdicts; the evidence root also pins what they said, so an edited
+  verdict or rollout is caught;
 - ``data_order``: the pair positions in the order training saw them;
 - ``hyperparameters`` (the settings, seed and the trainer's fixed choices), ``library_versions``,
   ``quantization``;
@@ -26,7 +29,9 @@ from agents.models import TrainingJob
 from agents.training import checkpoint_sha256
 from arena.services import dispatch
 from learning.models import TrainingProof
+from ledger.canonical import canonical_json, sha256_hex
 from ledger.records import record_append
+from preferences.models import PreferencePair
 from preferences.provenance import merkle_root
 
 CHAIN = "proof-of-learning"
@@ -49,6 +54,40 @@ def base_model_sha256(path: str) -> str:
     return _directory_sha256(str(directory), stamp)
 
 
+def pair_evidence(pair: PreferencePair) -> str:
+    """The sha256 of what a pair was made from, as the database holds it now."""
+    seats = [pair.chosen_seat, pair.rejected_seat]
+    verdicts = pair.match.verdicts.order_by("pk").values_list("pk", "judge_kind", "data")
+    return sha256_hex(
+        canonical_json(
+            {
+                "pair": pair.content_sha256,
+                "seats": [
+                    {
+                        "id": seat.pk,
+                        "agent": seat.agent_id,
+                        "adapter_sha256": seat.adapter_sha256,
+                        "text": seat.text,
+                    }
+                    for seat in seats
+                ],
+                "verdicts": [
+                    {"id": pk, "judge_kind": kind, "data": data} for pk, kind, data in verdicts
+                ],
+            }
+        )
+    )
+
+
+def evidence_root(pair_ids: list[int]) -> tuple[str, list[int]]:
+    """(the Merkle root of the pairs' evidence, the ids of pairs no longer there)."""
+    pairs = PreferencePair.objects.select_related("chosen_seat", "rejected_seat", "match").in_bulk(
+        pair_ids
+    )
+    missing = [pk for pk in pair_ids if pk not in pairs]
+    return merkle_root([pair_evidence(pairs[pk]) for pk in pair_ids if pk in pairs]), missing
+
+
 def proof_payload(job: TrainingJob) -> dict[str, Any]:
     examples = list(job.examples.order_by("position").values_list("pair_id", "content_sha256"))
     base = job.agent.base_model
@@ -61,6 +100,7 @@ def proof_payload(job: TrainingJob) -> dict[str, Any]:
         "pairs": {
             "ids": [pair_id for pair_id, _ in examples],
             "merkle_root": merkle_root([digest for _, digest in examples]),
+            "evidence_root": evidence_root([pair_id for pair_id, _ in examples])[0],
         },
         "data_order": job.data_order,
         "hyperparameters": job.hyperparameters,

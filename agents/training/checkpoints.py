@@ -80,7 +80,13 @@ def write_adapter(model, directory: Path, *, base_model_path: str | None) -> str
     config = copy.deepcopy(model.peft_config["default"])
     config.base_model_name_or_path = base_model_path
     config.inference_mode = True
-    config.save_pretrained(str(directory))
+    data = config.to_dict()
+    # peft writes sets (target_modules) in set order, which changes with the process's hash
+    # seed; sorted, the file is the same in every process.
+    for key, value in data.items():
+        if isinstance(value, set):
+            data[key] = sorted(value)
+    (directory / ADAPTER_CONFIG).write_text(json.dumps(data, indent=2, sort_keys=True))
     return file_sha256(directory / ADAPTER_WEIGHTS)
 
 

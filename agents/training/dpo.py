@@ -131,6 +131,30 @@ def train_dpo(
     training and propagates. Bad input is refused before anything is written; a run that fails
     part-way removes what it wrote."""
     started = time.monotonic()
+    # The trainer seeds the global RNGs, and loading its libraries draws from Python's: give
+    # the caller its RNG states back whatever happens.
+    with engine.preserved_rng():
+        return _train(
+            base_model_path=base_model_path,
+            parent_adapter_dir=parent_adapter_dir,
+            pairs=pairs,
+            settings=settings,
+            out_dir=out_dir,
+            on_step=on_step,
+            started=started,
+        )
+
+
+def _train(
+    *,
+    base_model_path: Any,
+    parent_adapter_dir: Path | None,
+    pairs: list[dict],
+    settings: TrainSettings,
+    out_dir: Path,
+    on_step: Callable[[int, dict[str, float]], Any] | None,
+    started: float,
+) -> TrainResult:
     if not isinstance(settings, TrainSettings):
         raise TrainingError("settings must be a TrainSettings")
     validate_pairs(pairs)
@@ -156,42 +180,41 @@ def train_dpo(
     created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with engine.preserved_rng():
-            if parent_adapter_dir is None:
-                parent_adapter_dir = out_dir / INITIAL_ADAPTER_SUBDIR
-                init_adapter(
-                    base_model_path=base_model_path,
-                    rank=settings.rank,
-                    alpha=settings.alpha,
-                    dropout=settings.dropout,
-                    target_modules=list(settings.target_modules),
-                    seed=settings.seed,
-                    out_dir=parent_adapter_dir,
-                )
-            recorder = engine.StepRecorder(
-                settings=settings,
-                checkpoint_root=out_dir / CHECKPOINTS_SUBDIR,
-                total_steps=steps,
-                on_step=on_step,
-            )
-            session = engine.build_session(
+        if parent_adapter_dir is None:
+            parent_adapter_dir = out_dir / INITIAL_ADAPTER_SUBDIR
+            init_adapter(
                 base_model_path=base_model_path,
-                adapter_dir=parent_adapter_dir,
-                rows=[chat_row(pairs[i]) for i in order],
-                settings=settings,
-                precision=precision,
-                tokenizer=tokenizer,
-                work_dir=out_dir / WORK_SUBDIR,
-                steps=steps,
-                total_steps=steps,
-                callbacks=[recorder.callback()],
+                rank=settings.rank,
+                alpha=settings.alpha,
+                dropout=settings.dropout,
+                target_modules=list(settings.target_modules),
+                seed=settings.seed,
+                out_dir=parent_adapter_dir,
             )
-            recorder.param_names = session.param_names
-            session.trainer.train()
-            adapter_dir = out_dir / ADAPTER_SUBDIR
-            adapter_sha256 = checkpoints.write_adapter(
-                session.model, adapter_dir, base_model_path=base_model_path
-            )
+        recorder = engine.StepRecorder(
+            settings=settings,
+            checkpoint_root=out_dir / CHECKPOINTS_SUBDIR,
+            total_steps=steps,
+            on_step=on_step,
+        )
+        session = engine.build_session(
+            base_model_path=base_model_path,
+            adapter_dir=parent_adapter_dir,
+            rows=[chat_row(pairs[i]) for i in order],
+            settings=settings,
+            precision=precision,
+            tokenizer=tokenizer,
+            work_dir=out_dir / WORK_SUBDIR,
+            steps=steps,
+            total_steps=steps,
+            callbacks=[recorder.callback()],
+        )
+        recorder.param_names = session.param_names
+        session.trainer.train()
+        adapter_dir = out_dir / ADAPTER_SUBDIR
+        adapter_sha256 = checkpoints.write_adapter(
+            session.model, adapter_dir, base_model_path=base_model_path
+        )
     except BaseException:
         _remove_written(out_dir, created=created)
         raise

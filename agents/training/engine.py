@@ -79,7 +79,9 @@ def choose_precision(
             bitsandbytes = False
     if not bitsandbytes:
         return Precision(device, "none", "full precision: bitsandbytes is not installed")
-    return Precision(device, "nf4", "4-bit NF4 base via bitsandbytes on CUDA (QLoRA)", bf16=True)
+    # bf16 compute where the GPU has it (Ampere and later), fp16 before.
+    bf16 = torch.cuda.is_bf16_supported() if torch.cuda.is_available() else True
+    return Precision(device, "nf4", "4-bit NF4 base via bitsandbytes on CUDA (QLoRA)", bf16=bf16)
 
 
 @contextmanager

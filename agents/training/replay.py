@@ -66,7 +66,7 @@ def replay_segment(
     work_dir = Path(tempfile.mkdtemp(prefix="arena-replay-trainer-"))
     restorer = engine.RngRestorer(checkpoint_dir)
     try:
-        with engine.preserved_rng():
+        with engine.preserved_rng():  # as in train_dpo: the caller keeps its RNG states
             session = engine.build_session(
                 base_model_path=base_model_path,
                 adapter_dir=checkpoint_dir,

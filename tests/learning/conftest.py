@@ -29,7 +29,7 @@ def trainable_base(tiny_base, tmp_path):
 
 
 @pytest.fixture
-def trainee(pairs_space, trainable_base):
+def trainee(pairs_space, trainable_base):  # noqa: F811 - the imported fixture
     """Alice's agent "scout" of the trio space, on the trainable base: four kept pairs."""
     scout = pairs_space.scout
     scout.base_model = trainable_base
