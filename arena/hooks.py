@@ -18,7 +18,7 @@ to the people ``spaces_managed_by`` lets manage the space.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from arena.models import Match
@@ -50,3 +50,35 @@ def register_space_manager_links(provider: LinkProvider) -> None:
 def space_manager_links(space: Space) -> list[tuple[str, str]]:
     """The (label, url) links every registered provider offers a space's managers."""
     return [link for provider in _manager_links for link in provider(space)]
+
+
+# Verifiable rollouts: ``arena.services.rollout_audit`` runs these for a match one of whose
+# rollouts it has just flagged, inside the transaction that stores the flag. The preferences app
+# registers the re-gating of the match's pairs (a flagged rollout's pairs are held back).
+_on_rollout_flagged: list[MatchCallback] = []
+
+
+def register_on_rollout_flagged(callback: MatchCallback) -> None:
+    if callback not in _on_rollout_flagged:
+        _on_rollout_flagged.append(callback)
+
+
+def run_on_rollout_flagged(match: Match) -> None:
+    for callback in _on_rollout_flagged:
+        callback(match)
+
+
+# The agent page: apps above arena add sections to it (the learning app: training jobs,
+# versions, gates and proofs). A provider returns the URL of an HTML fragment for the agent's
+# owner (or None); the page loads each fragment in place (htmx), so arena never imports them.
+AgentSectionProvider = Callable[[Any, Any], str | None]  # (agent, user) -> fragment URL
+_agent_sections: list[AgentSectionProvider] = []
+
+
+def register_agent_page_section(provider: AgentSectionProvider) -> None:
+    if provider not in _agent_sections:
+        _agent_sections.append(provider)
+
+
+def agent_page_sections(agent, user) -> list[str]:
+    return [url for provider in _agent_sections if (url := provider(agent, user))]

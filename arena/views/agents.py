@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from agents.errors import AgentError, AgentValidationError
 from agents.selectors import adapter_versions, agent_get, agents_of
 from agents.services import agent_create, agent_fork, agent_update
+from arena import hooks
 from arena.models import Seat
 from arena.views.forms import AgentForm, ForkForm
 
@@ -76,6 +77,8 @@ def _render_detail(request, agent, fork_form: ForkForm):
             "versions": adapter_versions(agent=agent),
             "seats": seats,
             "fork_form": fork_form,
+            # sections of apps above arena (training, versions, gates): fragment URLs
+            "sections": hooks.agent_page_sections(agent, request.user),
         },
     )
 
