@@ -40,9 +40,9 @@ def _arithmetic_prompts() -> list[tuple[str, str]]:
     rows = []
     for a in range(2, 14):
         for b in (3, 7, 11):
-            rows.append(
-                (f"What is {a} * {b} + {a + b}? Answer with the number only.", str(a * b + a + b))
-            )
+            # Sums the default model gets right about half of the time: matches then tell right
+            # from wrong, and the pairs carry a signal to learn from.
+            rows.append((f"What is {a} + {b}? Answer with the number only.", str(a + b)))
     return rows
 
 
@@ -72,6 +72,18 @@ CAPITALS = [
     ("Norway", "Oslo"),
     ("Greece", "Athens"),
     ("Chile", "Santiago"),
+    ("Portugal", "Lisbon"),
+    ("Russia", "Moscow"),
+    ("China", "Beijing"),
+    ("India", "New Delhi"),
+    ("Mexico", "Mexico City"),
+    ("Argentina", "Buenos Aires"),
+    ("Ireland", "Dublin"),
+    ("Sweden", "Stockholm"),
+    ("Poland", "Warsaw"),
+    ("Austria", "Vienna"),
+    ("Thailand", "Bangkok"),
+    ("Cuba", "Havana"),
 ]
 
 CODE_ASK = " Reply with the code in one ```python block."
@@ -178,7 +190,8 @@ SPACES = [
         "creator_rake_bps": 200,
         "platform_rake_bps": 300,
         "subsidy": 30,
-        "heldout_fraction": "0",
+        # a quarter held out: the promotion gate's evaluation games (never trained on)
+        "heldout_fraction": "0.25",
         "fee_tiers": [("free", 0), ("standard", 5)],
         "prompts": [
             (f"What is the capital of {country}? Answer with the city name only.", city)
