@@ -9,7 +9,9 @@ callbacks in their ``AppConfig.ready()``:
   transaction; best effort (an exception is logged, never raised into the run);
 - ``register_on_training_succeeded(callback(job))``: inside the transaction that stores the new
   adapter version, so what it writes exists exactly when the version does (an exception rolls
-  the version back and the job fails, refunded).
+  the version back and the job fails, refunded);
+- ``register_on_training_ended(callback(job))``: a job failed or was cancelled (refunded),
+  inside the transaction that records it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ProgressCallback = Callable[["TrainingJob", dict[str, Any]], None]
 JobCallback = Callable[["TrainingJob"], None]
 _on_progress: list[ProgressCallback] = []
 _on_succeeded: list[JobCallback] = []
+_on_ended: list[JobCallback] = []
 
 
 def register_on_training_progress(callback: ProgressCallback) -> None:
@@ -49,4 +52,14 @@ def run_on_training_progress(job: TrainingJob, row: dict[str, Any]) -> None:
 
 def run_on_training_succeeded(job: TrainingJob) -> None:
     for callback in _on_succeeded:
+        callback(job)
+
+
+def register_on_training_ended(callback: JobCallback) -> None:
+    if callback not in _on_ended:
+        _on_ended.append(callback)
+
+
+def run_on_training_ended(job: TrainingJob) -> None:
+    for callback in _on_ended:
         callback(job)

@@ -276,6 +276,7 @@ def _fail(job: TrainingJob, error: str) -> TrainingJob:
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "error", "finished_at"])
         _refund(job)
+        hooks.run_on_training_ended(job)
     return job
 
 
@@ -289,4 +290,5 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "finished_at"])
         _refund(job)
+        hooks.run_on_training_ended(job)
     return job

@@ -4,6 +4,7 @@ creator sees the entries and matches of their own spaces; staff see all."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Count, Q
 
 from arena.models import Entry, Match, Seat
 from spaces.selectors import spaces_managed_by
@@ -45,6 +46,8 @@ class SeatInline(admin.TabularInline):
         "injection",
         "latency_ms",
         "adapter_sha256",
+        "audit_status",
+        "audit_detail",
         "text",
     ]
     readonly_fields = fields
@@ -88,6 +91,35 @@ class FlaggedAnswersFilter(admin.SimpleListFilter):
         return queryset
 
 
+class RolloutAuditFilter(admin.SimpleListFilter):
+    """Matches by their rollouts' audits (arena.services.rollout_audit): "flagged" is the review
+    queue of rollouts whose recorded log-probabilities did not match a recompute."""
+
+    title = "rollout audit"
+    parameter_name = "rollout_audit"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("flagged", "a rollout flagged"),
+            ("passed", "audited, none flagged"),
+            ("pending", "waiting for the audit sampler"),
+        ]
+
+    def queryset(self, request, queryset):
+        def having(status):
+            return Seat.objects.filter(audit_status=status).values("match_id")
+
+        if self.value() == "flagged":
+            return queryset.filter(pk__in=having(Seat.AuditStatus.FLAGGED))
+        if self.value() == "passed":
+            return queryset.filter(pk__in=having(Seat.AuditStatus.PASSED)).exclude(
+                pk__in=having(Seat.AuditStatus.FLAGGED)
+            )
+        if self.value() == "pending":
+            return queryset.filter(pk__in=having(Seat.AuditStatus.UNAUDITED))
+        return queryset
+
+
 @admin.register(Match)
 class MatchAdmin(_ReadOnly):
     list_display = [
@@ -98,8 +130,24 @@ class MatchAdmin(_ReadOnly):
         "pot",
         "creator_rake",
         "platform_rake",
+        "flagged_rollouts",
         "created",
         "finished_at",
     ]
-    list_filter = ["status", "space", FlaggedAnswersFilter]
+    list_filter = ["status", "space", FlaggedAnswersFilter, RolloutAuditFilter]
     inlines = [SeatInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                flagged_rollout_count=Count(
+                    "seats", filter=Q(seats__audit_status=Seat.AuditStatus.FLAGGED)
+                )
+            )
+        )
+
+    @admin.display(description="flagged rollouts", ordering="flagged_rollout_count")
+    def flagged_rollouts(self, obj):
+        return obj.flagged_rollout_count

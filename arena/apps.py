@@ -25,3 +25,16 @@ class ArenaConfig(AppConfig):
         register_space_summary(judge_report_summary)
         register_on_space_closed(entries_return_on_close)
         register_space_in_play(space_in_play)
+
+        # An agent's training jobs, live on its owner's page (group agent_<id>): every step,
+        # and the end (agents may not import arena, so arena registers itself).
+        from agents.hooks import (
+            register_on_training_ended,
+            register_on_training_progress,
+            register_on_training_succeeded,
+        )
+        from arena.realtime import publish_training_finished, publish_training_progress
+
+        register_on_training_progress(publish_training_progress)
+        register_on_training_succeeded(publish_training_finished)
+        register_on_training_ended(publish_training_finished)

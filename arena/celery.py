@@ -32,6 +32,7 @@ app.conf.beat_schedule = {
     "arena-matchmake": {"task": "arena.matchmake", "schedule": 30.0},
     "arena-auto-enter": {"task": "arena.auto_enter_agents", "schedule": 60.0},
     "arena-refit-standings": {"task": "arena.refit_standings", "schedule": 600.0},
+    "arena-rollout-audit": {"task": "arena.rollout_audit", "schedule": 300.0},
     "ledger-anchor-record-chains": {"task": "ledger.anchor_record_chains", "schedule": 600.0},
     "learning-schedule-training": {"task": "learning.schedule_training", "schedule": 300.0},
     "preferences-follow-judge-reports": {

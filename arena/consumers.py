@@ -1,12 +1,15 @@
-"""Websocket consumers: read-only subscriptions to a match's or a space's events."""
+"""Websocket consumers: read-only subscriptions to a match's or a space's events, and to an
+agent's training events for its owner."""
 
 from __future__ import annotations
 
 import re
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from arena.realtime import match_group, space_group
+from agents.models import Agent
+from arena.realtime import agent_group, match_group, space_group
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]{1,80}$")
 
@@ -47,3 +50,25 @@ class SpaceConsumer(_GroupConsumer):
     def group_for(self, kwargs: dict) -> str | None:
         slug = kwargs["slug"]
         return space_group(slug) if _SLUG.match(slug) else None
+
+
+@database_sync_to_async
+def _owns(user, agent_id: int) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return Agent.objects.filter(pk=agent_id, owner=user).exists()
+
+
+class AgentConsumer(_GroupConsumer):
+    """An agent's training progress: its owner only (the session's user, from
+    ``AuthMiddlewareStack``); anyone else is refused before the handshake completes (403)."""
+
+    async def connect(self) -> None:
+        agent_id = int(self.scope["url_route"]["kwargs"]["agent_id"])
+        if not await _owns(self.scope.get("user"), agent_id):
+            await self.close(code=4403, reason="not your agent")
+            return
+        await super().connect()
+
+    def group_for(self, kwargs: dict) -> str | None:
+        return agent_group(int(kwargs["agent_id"]))

@@ -53,18 +53,19 @@ def space_manager_links(space: Space) -> list[tuple[str, str]]:
 
 
 # Verifiable rollouts: ``arena.services.rollout_audit`` runs these for a match one of whose
-# rollouts it has just flagged, inside the transaction that stores the flag. The preferences app
-# registers the re-gating of the match's pairs (a flagged rollout's pairs are held back).
-_on_rollout_flagged: list[MatchCallback] = []
+# rollouts it has just flagged (or, re-audited, no longer flags), inside the transaction that
+# stores the audit. The preferences app registers the re-gating of the pairs (a flagged
+# rollout's pairs are held back).
+_on_rollout_flag_changed: list[MatchCallback] = []
 
 
-def register_on_rollout_flagged(callback: MatchCallback) -> None:
-    if callback not in _on_rollout_flagged:
-        _on_rollout_flagged.append(callback)
+def register_on_rollout_flag_changed(callback: MatchCallback) -> None:
+    if callback not in _on_rollout_flag_changed:
+        _on_rollout_flag_changed.append(callback)
 
 
-def run_on_rollout_flagged(match: Match) -> None:
-    for callback in _on_rollout_flagged:
+def run_on_rollout_flag_changed(match: Match) -> None:
+    for callback in _on_rollout_flag_changed:
         callback(match)
 
 

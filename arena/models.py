@@ -201,6 +201,36 @@ class Seat(models.Model):
     # Judging and settlement.
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     payout = models.PositiveBigIntegerField(default=0)
+    # Verifiable rollouts (arena.services.rollout_audit): what the rollout answered and, from a
+    # backend that can say (local), the sampled tokens with their raw log-probabilities under
+    # the seat's adapter and a commitment to both; an audit recomputes a sample of them.
+    messages = models.JSONField(
+        default=list, blank=True, help_text="the chat the rollout answered, as sent to inference"
+    )
+    token_ids = models.JSONField(null=True, blank=True)
+    token_logprobs = models.JSONField(null=True, blank=True)
+    logprobs_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="sha256 of the canonical JSON {token_ids, logprobs} (agents.rollout_audit)",
+    )
+
+    class AuditStatus(models.TextChoices):
+        UNAUDITED = "unaudited"  # not yet considered by the audit sampler
+        SKIPPED = "skipped", "not drawn"  # considered, not drawn at the operator's rate
+        PASSED = "passed"
+        FLAGGED = "flagged"  # its pairs are held back, its match shows for review
+        NOT_AUDITABLE = "not_auditable", "not auditable"  # no tokens recorded (not local)
+
+    audit_status = models.CharField(
+        max_length=16, choices=AuditStatus.choices, default=AuditStatus.UNAUDITED
+    )
+    audit_detail = models.TextField(blank=True, default="")
+    audit = models.JSONField(
+        default=dict, blank=True, help_text="positions checked, largest difference, tolerance"
+    )
+    audited_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["match", "index"]
@@ -209,7 +239,20 @@ class Seat(models.Model):
             models.UniqueConstraint(fields=["match", "agent"], name="seat_unique_agent"),
             # The rule "never two agents of one owner in a match", held by the database.
             models.UniqueConstraint(fields=["match", "owner"], name="seat_unique_owner"),
+            models.CheckConstraint(
+                condition=Q(
+                    audit_status__in=[
+                        "unaudited",
+                        "skipped",
+                        "passed",
+                        "flagged",
+                        "not_auditable",
+                    ]
+                ),
+                name="seat_audit_status_valid",
+            ),
         ]
+        indexes = [models.Index(fields=["audit_status"])]
 
     def __str__(self) -> str:
         return f"seat {self.index} of match #{self.match_id}"

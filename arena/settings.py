@@ -236,7 +236,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    # chart.js from npm (package.json; scripts/bootstrap.sh installs it), never copied in
+    ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+]
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
@@ -319,12 +323,12 @@ except ValueError:
 if not 0.0 <= ARENA_ROLLOUT_AUDIT_RATE <= 1.0:
     raise ImproperlyConfigured("ARENA_ROLLOUT_AUDIT_RATE must be a number in [0, 1]")
 # Token positions compared per audited rollout (all of them when the answer is shorter).
-ARENA_ROLLOUT_AUDIT_POSITIONS = env_int("ARENA_ROLLOUT_AUDIT_POSITIONS", 16, minimum=1)
+ARENA_ROLLOUT_AUDIT_POSITIONS = env_int("ARENA_ROLLOUT_AUDIT_POSITIONS", 32, minimum=1)
 # Seats looked at per run of the task (every 5 minutes from beat).
 ARENA_ROLLOUT_AUDIT_BATCH = env_int("ARENA_ROLLOUT_AUDIT_BATCH", 50, minimum=1)
 # Largest |recorded - recomputed| log-probability (nats) that passes. Empty: the value measured
 # from honest reruns for the dtype the model runs in (agents.rollout_audit.HONEST_TOLERANCE:
-# 1e-3 in float32, 0.5 in bfloat16).
+# 1e-3 in float32, 1.0 in bfloat16).
 _audit_tolerance = env_str("ARENA_ROLLOUT_AUDIT_TOLERANCE", "")
 try:
     ARENA_ROLLOUT_AUDIT_TOLERANCE = float(_audit_tolerance) if _audit_tolerance else None
@@ -336,3 +340,15 @@ if ARENA_ROLLOUT_AUDIT_TOLERANCE is not None and not ARENA_ROLLOUT_AUDIT_TOLERAN
 # SECRET_KEY). Whoever holds it can tell in advance which tokens an audit will check.
 ARENA_AUDIT_SECRET = env_secret("ARENA_AUDIT_SECRET", "")
 # --- end of verifiable rollouts ----------------------------------------------------------------
+
+# --- training surfaces (learning/views.py, learning/api.py) -----------------------------------
+# Train-now, promote and roll-back POSTs per client (web and API together).
+THROTTLE_RATES["training"] = f"{env_int('ARENA_RATE_TRAINING_PER_MIN', 10, minimum=1)}/min"
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "TrainingJobStatusEnum": "agents.models.TrainingJob.Status",
+        "GateRunStatusEnum": "learning.models.GateRun.Status",
+        "ProofStatusEnum": [("verified", "verified"), ("failed", "failed")],
+    }
+)
+# --- end of training surfaces -----------------------------------------------------------------

@@ -18,6 +18,7 @@ from arena.services.automation import auto_enter_agents as auto_enter
 from arena.services.matches import match_judge, match_rollout, match_settle
 from arena.services.matchmaking import matchmake_all
 from arena.services.reaper import reap_stuck_matches as reap
+from arena.services.rollout_audit import audit_sample
 from arena.services.standings import refit_due_spaces
 
 logger = logging.getLogger(__name__)
@@ -71,3 +72,11 @@ def refit_standings() -> list[str]:
     """Every 10 minutes (beat): refit the standings of the spaces with settled matches their
     last fit did not read. Idempotent: a refit replaces the space's rows whole."""
     return refit_due_spaces()
+
+
+# Verifiable rollouts: every 5 minutes (beat), recompute a sample of settled rollouts. Named
+# ``rollout_*`` so it runs on the rollout queue: the machines that hold the model, computing in
+# the dtype of the rollouts it checks (the tolerance is measured per dtype).
+@shared_task(name="arena.rollout_audit")
+def rollout_audit() -> dict:
+    return audit_sample().as_dict()

@@ -17,8 +17,10 @@ urlpatterns = [
     path("api/v1/auth/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/v1/", include("arena.api_urls")),
     path("api/v1/", include("preferences.api_urls")),
+    path("api/v1/", include("learning.api_urls")),
     path("wallet/", include("ledger.web_urls")),
     path("", include("preferences.urls")),
+    path("", include("learning.urls")),
     path("", include("arena.web_urls")),
 ]
 

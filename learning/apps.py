@@ -17,3 +17,9 @@ class LearningConfig(AppConfig):
         from learning.proofs import on_training_succeeded
 
         register_on_training_succeeded(on_training_succeeded)
+
+        # The agent page's training section (its owner's): jobs, curves, versions, gates.
+        from arena.hooks import register_agent_page_section
+        from learning.views import training_section_url
+
+        register_agent_page_section(training_section_url)

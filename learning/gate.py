@@ -160,5 +160,10 @@ def _score(gate: GateRun, games: list[GateGame]) -> GateRun:
 
 def _finish(gate: GateRun, *, status: str, detail: str) -> GateRun:
     gate.status, gate.detail, gate.finished_at = status, detail, timezone.now()
-    gate.save(update_fields=["status", "detail", "finished_at"])
+    gate.save(
+        update_fields=[
+            *("status", "detail", "finished_at"),
+            *("games", "wins", "losses", "ties", "win_rate", "low", "high"),
+        ]
+    )
     return gate

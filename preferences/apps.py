@@ -10,10 +10,15 @@ class PreferencesConfig(AppConfig):
     def ready(self) -> None:
         # arena may not import preferences, so preferences registers itself: every settled
         # match makes its pairs inside the settlement's transaction.
-        from arena.hooks import register_on_match_settled, register_space_manager_links
+        from arena.hooks import (
+            register_on_match_settled,
+            register_on_rollout_flag_changed,
+            register_space_manager_links,
+        )
         from preferences import tasks  # noqa: F401  (registers the periodic task everywhere)
         from preferences.links import export_links
-        from preferences.services import on_match_settled
+        from preferences.services import on_match_settled, on_rollout_flag_changed
 
         register_on_match_settled(on_match_settled)
+        register_on_rollout_flag_changed(on_rollout_flag_changed)
         register_space_manager_links(export_links)

@@ -9,7 +9,8 @@ a held-out prompt makes no pairs at all.
 A stored pair is ``kept`` or ``held_back`` with the reasons (``gate_reasons``): a margin not
 above the gate's ``min_margin``, an agreement below ``min_agreement``, a pair decided only by
 judges the gate marks uninformative, a duplicate of a kept pair (same prompt, chosen and
-rejected text). Changing the gate re-gates the space's pairs (``pairs_regate``), oldest first.
+rejected text), a pair one of whose rollouts failed its audit (``arena.services.rollout_audit``).
+Changing the gate, or an audit's flag, re-gates the space's pairs (``pairs_regate``), oldest first.
 
 Which judge kinds are uninformative follows the space's judge report (``gate_follow_judge_report``,
 task ``preferences.follow_judge_reports``): a kind the report measured uninformative against the
@@ -42,6 +43,12 @@ REASON_MAX_CHARS = 300
 def on_match_settled(match: Match) -> None:
     """The callback ``arena.hooks`` runs for every settled match."""
     pairs_from_match(match=match)
+
+
+def on_rollout_flag_changed(match: Match) -> None:
+    """The callback ``arena.hooks`` runs when an audit flags (or clears) a rollout of ``match``:
+    re-gate the space (holding a pair back can change which later duplicate is kept)."""
+    pairs_regate(space=match.space)
 
 
 # --- gates ------------------------------------------------------------------------------------
@@ -133,6 +140,9 @@ def _duplicate_of(pair: PreferencePair) -> int | None:
 def _decide(pair: PreferencePair, gate: PairGate, *, heldout: bool) -> tuple[str, str]:
     """(status, reason) of ``pair`` under ``gate``."""
     reasons = ["the prompt is held out"] if heldout else []
+    audits = (pair.chosen_seat.audit_status, pair.rejected_seat.audit_status)
+    if Seat.AuditStatus.FLAGGED in audits:
+        reasons.append("a rollout failed its audit")
     reasons += gate_reasons(
         gate=gate,
         margin=pair.margin,
@@ -157,7 +167,7 @@ def pairs_regate(*, space: Space) -> int:
     changed = 0
     pairs = (
         PreferencePair.objects.filter(space=space)
-        .select_related("prompt")
+        .select_related("prompt", "chosen_seat", "rejected_seat")
         .order_by("pk")
         .iterator(chunk_size=500)
     )

@@ -129,6 +129,30 @@ class GenerationResult:
     completion_tokens: int
     finish_reason: str  # "stop" | "length"
     latency_ms: int
+    # What a rollout audit recomputes (``agents.rollout_audit``); only the local backend fills
+    # them, because only it runs our model in this process. ``token_ids``: the sampled tokens,
+    # the completion's ``completion_tokens`` tokens followed, when finish_reason is "stop", by
+    # the end-of-sequence token the model chose (so a truncated answer cannot pass as complete).
+    # ``token_logprobs``: each one's log-probability under the RAW model distribution with the
+    # row's adapter (log_softmax of the logits, before repetition penalty, temperature, top-k and
+    # top-p): the quantity one plain forward pass reproduces, whatever the sampling settings.
+    # None: the backend cannot say (scripted: no model; openai: a remote server whose token ids
+    # and numerics are not ours), and the rollout is not auditable.
+    token_ids: list[int] | None = None
+    token_logprobs: list[float] | None = None
+
+    @property
+    def auditable(self) -> bool:
+        return self.token_ids is not None and self.token_logprobs is not None
+
+
+@dataclass(frozen=True)
+class Recomputed:
+    """A completion's tokens read again by the model (``InferenceBackend.recompute``)."""
+
+    logprobs: list[float]  # raw log-probability of the token at each asked position
+    text: str  # the completion's text, as ``generate`` gives it for these tokens
+    dtype: str  # the numeric format the model computed in ("float32", "bfloat16"...)
 
 
 class InferenceBackend(ABC):
@@ -137,6 +161,20 @@ class InferenceBackend(ABC):
     @abstractmethod
     def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         """One result per request, in order."""
+
+    def recompute(
+        self,
+        *,
+        messages: list[dict],
+        token_ids: list[int],
+        positions: list[int],
+        adapter: AdapterRef | None = None,
+        base_model: str | None = None,
+    ) -> Recomputed:
+        """For a rollout audit (``agents.rollout_audit``): the raw log-probabilities of
+        ``token_ids`` at ``positions`` after the prompt built from ``messages``, teacher-forced,
+        in one forward pass. Only a backend that records them at generate can (local)."""
+        raise InferenceError(f"the {self.name} backend cannot recompute token log-probabilities")
 
 
 BACKENDS = {

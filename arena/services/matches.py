@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.inference import get_backend
+from agents.rollout_audit import logprobs_commitment
 from agents.selectors import agent_generation_request
 from arena.hooks import run_on_match_settled
 from arena.models import Match, Seat
@@ -71,7 +72,8 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
     seats = _seats(match)
     try:
         requests = build_requests(match, seats)
-        results = (backend or get_backend()).generate(requests)
+        backend = backend or get_backend()
+        results = backend.generate(requests)
         if len(results) != len(seats):
             raise RuntimeError(f"backend returned {len(results)} answers for {len(seats)} seats")
     except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
@@ -101,11 +103,33 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
             seat.generation_settings = request.settings.as_dict()
             seat.seed = request.seed
             seat.rolled_out_at = now
+            record_rollout_tokens(seat, request, result, backend_name=backend.name)
             seat.save()
         match.refresh_from_db()
         publish_match_state(match)
         dispatch.enqueue_step(match_id=match_id, status=match.status)
     return True
+
+
+def record_rollout_tokens(seat: Seat, request, result, *, backend_name: str) -> None:
+    """What a later audit needs (``arena.services.rollout_audit``): the chat answered, and from
+    a backend that reports them the sampled tokens, their raw log-probabilities and a commitment
+    to both. A backend that cannot report them (scripted, openai) leaves the rollout
+    ``not_auditable``: nothing is made up for it."""
+    seat.messages = list(request.messages)
+    if result.auditable:
+        seat.token_ids = list(result.token_ids)
+        seat.token_logprobs = list(result.token_logprobs)
+        seat.logprobs_sha256 = logprobs_commitment(seat.token_ids, seat.token_logprobs)
+        seat.audit_status = Seat.AuditStatus.UNAUDITED
+        seat.audit_detail = ""
+    else:
+        seat.token_ids = seat.token_logprobs = None
+        seat.logprobs_sha256 = ""
+        seat.audit_status = Seat.AuditStatus.NOT_AUDITABLE
+        seat.audit_detail = (
+            f"the {backend_name or 'inference'} backend records no token log-probabilities"
+        )
 
 
 # --- judging -------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ def test_the_wilson_interval_matches_the_textbook():
 def test_a_candidate_that_wins_every_game_goes_live(trained, scripted_backend):
     with use_script(script(CANDIDATE_RIGHT)):
         gate = gate_run(job=trained)
+    gate.refresh_from_db()  # what was stored, not the object in memory
     assert (gate.status, gate.games, gate.wins, gate.losses, gate.ties) == ("passed", 8, 8, 0, 0)
     assert gate.low > 0.5 and gate.promoted
     trained.agent.refresh_from_db()

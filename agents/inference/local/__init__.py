@@ -5,6 +5,13 @@ from agents.inference.local.backend import (
     generate_batch,
     label_probabilities,
     label_probabilities_batch,
+    teacher_forced_logprobs,
 )
 
-__all__ = ["LocalBackend", "generate_batch", "label_probabilities", "label_probabilities_batch"]
+__all__ = [
+    "LocalBackend",
+    "generate_batch",
+    "label_probabilities",
+    "label_probabilities_batch",
+    "teacher_forced_logprobs",
+]

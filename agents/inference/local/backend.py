@@ -4,6 +4,10 @@ All rows of a match go through ONE ``generate`` call, each row with its own LoRA
 mixed-adapter batches: ``adapter_names=[...]``, ``"__base__"`` for a row without adapter), its own
 sampling settings and seed (``PerRowSampler``), left-padded prompts built with the chat template.
 Rows on different base models (rare) get one generate per base model.
+
+Each result also carries the sampled token ids and their raw model log-probabilities (see
+``GenerationResult``), and ``recompute`` (``teacher_forced_logprobs``) reads them again for a
+given completion in one forward pass: the two halves of a rollout audit (``agents.rollout_audit``).
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import time
 from collections import defaultdict
 
 from agents.inference.base import (
+    AdapterRef,
     GenerationRequest,
     GenerationResult,
     InferenceBackend,
     InferenceError,
+    Recomputed,
 )
 from agents.inference.local import cache
 from agents.inference.local.sampling import PerRowSampler
@@ -35,6 +41,29 @@ class LocalBackend(InferenceBackend):
             for index, result in zip(indexes, batch, strict=True):
                 results[index] = result
         return results
+
+    def recompute(
+        self,
+        *,
+        messages: list[dict],
+        token_ids: list[int],
+        positions: list[int],
+        adapter: AdapterRef | None = None,
+        base_model: str | None = None,
+    ) -> Recomputed:
+        logprobs = teacher_forced_logprobs(
+            messages=messages,
+            token_ids=token_ids,
+            positions=positions,
+            adapter=adapter,
+            base_model=base_model,
+        )
+        loaded = cache.get_model(base_model)
+        return Recomputed(
+            logprobs=logprobs,
+            text=completion_text(loaded, token_ids),
+            dtype=str(loaded.base.dtype).removeprefix("torch."),
+        )
 
 
 def _eos_ids(loaded: cache.LoadedModel) -> list[int]:
@@ -98,6 +127,7 @@ def generate_batch(
             **kwargs,
         )
     latency_ms = int((time.perf_counter() - started) * 1000)
+    step_logprobs = sampler.chosen_logprobs()
     results = []
     for row, request in enumerate(requests):
         generated = output[row, prompt_length:].tolist()
@@ -105,16 +135,79 @@ def generate_batch(
         tokens = generated if stop_at is None else generated[:stop_at]
         tokens = tokens[: request.settings.max_new_tokens]
         finish = sampler.finish_reason(row, stop_at)
+        # The model's own EOS was sampled too (a forced one at the limit was not).
+        sampled = tokens + [generated[stop_at]] if finish == "stop" else tokens
         results.append(
             GenerationResult(
-                text=loaded.tokenizer.decode(tokens, skip_special_tokens=True).strip(),
+                text=completion_text(loaded, tokens),
                 prompt_tokens=int(attention[row].sum()),
                 completion_tokens=len(tokens),
                 finish_reason=finish,
                 latency_ms=latency_ms,  # one generate serves the whole batch
+                token_ids=sampled,
+                token_logprobs=[stored_logprob(v) for v in step_logprobs[row][: len(sampled)]],
             )
         )
     return results
+
+
+# Stored log-probabilities are rounded to 1e-6 nats: far below any audit tolerance (see
+# agents.rollout_audit), and about half the digits of a float32's repr in the stored JSON.
+LOGPROB_DECIMALS = 6
+
+
+def stored_logprob(value: float) -> float:
+    """``value`` as a rollout records it: rounded, and never -0.0 (PostgreSQL's jsonb gives
+    -0.0 back as 0.0, which would change the commitment's canonical JSON)."""
+    return round(value, LOGPROB_DECIMALS) + 0.0
+
+
+def completion_text(loaded: cache.LoadedModel, token_ids: list[int]) -> str:
+    """A completion's text as results carry it (special tokens such as EOS dropped, stripped)."""
+    return loaded.tokenizer.decode(token_ids, skip_special_tokens=True).strip()
+
+
+def teacher_forced_logprobs(
+    *,
+    messages: list[dict],
+    token_ids: list[int],
+    positions: list[int],
+    adapter: AdapterRef | None = None,
+    base_model: str | None = None,
+) -> list[float]:
+    """The raw log-probability of ``token_ids[p]`` for each ``p`` in ``positions``, given the
+    prompt built from ``messages`` (the chat template generate uses) and the tokens before it,
+    under ``base_model`` with ``adapter``: ONE forward pass over prompt + completion, one row,
+    no padding. Only the asked positions go through the vocabulary projection."""
+    import torch
+
+    GenerationRequest(messages=messages)  # validates the messages
+    loaded = cache.get_model(base_model)
+    vocabulary = loaded.base.get_input_embeddings().num_embeddings
+    if not token_ids or not all(
+        isinstance(t, int) and not isinstance(t, bool) and 0 <= t < vocabulary for t in token_ids
+    ):
+        raise InferenceError(f"token_ids must be a non-empty list of ids in [0, {vocabulary})")
+    if not positions or not all(isinstance(p, int) and 0 <= p < len(token_ids) for p in positions):
+        raise InferenceError(f"positions must be a non-empty list of indexes < {len(token_ids)}")
+    with cache.model_lock, torch.inference_mode():
+        names = cache.ensure_adapters(loaded, [adapter])
+        prompt = encode_prompts(loaded, [messages])["input_ids"]
+        completion = torch.tensor([token_ids], dtype=prompt.dtype, device=prompt.device)
+        input_ids = torch.cat([prompt, completion], dim=1)
+        # The logits at index i predict token i + 1: token_ids[p] is predicted at prompt + p - 1.
+        keep = torch.tensor([prompt.shape[1] + p - 1 for p in positions], device=prompt.device)
+        kwargs = {"adapter_names": names} if loaded.peft is not None else {}
+        output = loaded.model(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            logits_to_keep=keep,
+            **kwargs,
+        )
+        logprobs = torch.log_softmax(output.logits[0].float(), dim=-1)
+        targets = torch.tensor([token_ids[p] for p in positions], device=logprobs.device)
+        chosen = logprobs[torch.arange(len(positions), device=logprobs.device), targets]
+    return chosen.cpu().tolist()
 
 
 def label_probabilities(

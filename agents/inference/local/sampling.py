@@ -19,6 +19,13 @@ is forced to emit EOS (so generate can stop early once every row is done), and t
 recorded in ``forced`` so ``finish_reason()`` tells that EOS ("length") from the model's own
 ("stop"). generate keeps calling us for rows that already ended, so a row that stopped by itself
 before its limit is also "forced" later, at a step after its real EOS: hence the step check.
+
+Log-probabilities for rollout audits: at every step the sampler also keeps each row's chosen
+token's log-probability under the raw model distribution (log_softmax of the logits generate
+hands it, before any penalty or warper), ``chosen_logprobs()``. That is what a later audit
+recomputes in one teacher-forced forward pass (``agents.rollout_audit``); the warped
+distribution is not, since it depends on the sampling settings and, for the repetition penalty,
+on the whole prefix. One log_softmax over the batch's logits per step: small next to the model.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ class PerRowSampler(LogitsProcessor):
         self.ban_ids = (eos_token_ids or [eos_token_id]) if ban_eos else []
         self.generators = [torch.Generator().manual_seed(seed & _SEED_MASK) for seed in seeds]
         self.forced: dict[int, int] = {}  # row -> step at which EOS was forced
+        self.step_logprobs: list[torch.Tensor] = []  # per step: [rows] raw log-prob of the choice
         self.penalties = [
             RepetitionPenaltyLogitsProcessor(float(s.repetition_penalty))
             if s.repetition_penalty != 1.0
@@ -85,6 +93,7 @@ class PerRowSampler(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         step = input_ids.shape[1] - self.prompt_length
+        raw_logprobs = torch.log_softmax(scores.float(), dim=-1)
         warped = self.warp(input_ids, scores)
         best = warped.argmax(dim=-1).tolist()  # greedy rows' choice; one device sync
         chosen = list(best)
@@ -102,8 +111,17 @@ class PerRowSampler(LogitsProcessor):
                 chosen[row] = int(torch.multinomial(row_probs, 1, generator=self.generators[row]))
         out = torch.full_like(scores, float("-inf"), dtype=torch.float32)
         rows = torch.arange(scores.shape[0], device=scores.device)
-        out[rows, torch.tensor(chosen, device=scores.device)] = 0.0
+        chosen_ids = torch.tensor(chosen, device=scores.device)
+        out[rows, chosen_ids] = 0.0
+        self.step_logprobs.append(raw_logprobs[rows, chosen_ids])  # stays on the device
         return out
+
+    def chosen_logprobs(self) -> list[list[float]]:
+        """Per row, per step: the raw model log-probability of the token chosen at that step
+        (one device sync for the whole generate). Steps after a row ended hold noise."""
+        if not self.step_logprobs:
+            return [[] for _ in self.settings]
+        return torch.stack(self.step_logprobs, dim=1).cpu().tolist()
 
     def warp(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """Each row's logits after its repetition penalty and, for a sampling row, its warpers
