@@ -3,10 +3,7 @@ hash, ``anchor_verify`` checks it on chain and against the records, tampering is
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from ledger.chain import platform_address
@@ -20,21 +17,9 @@ from ledger.records import (
     record_append,
 )
 from ledger.tasks import anchor_record_chains
+from tests.ledger.test_record_chain import raw, set_payload
 
 pytestmark = pytest.mark.django_db
-
-
-def raw(sql: str, params: list) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def set_payload(record: ChainRecord, payload) -> None:
-    cast = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
-    raw(
-        f"UPDATE ledger_chainrecord SET payload = {cast} WHERE id = %s",
-        [json.dumps(payload), record.pk],
-    )
 
 
 def append(chain: str, count: int) -> list[ChainRecord]:
