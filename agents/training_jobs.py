@@ -20,6 +20,7 @@ import logging
 import secrets
 import shutil
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -292,3 +293,20 @@ def job_cancel(*, job: TrainingJob) -> TrainingJob:
         _refund(job)
         hooks.run_on_training_ended(job)
     return job
+
+
+def jobs_reap() -> list[int]:
+    """Fail (and refund) every job still "running" past its time limit and a minute more: its
+    worker died (a killed process never reaches the soft limit). The task runs every 5 minutes;
+    the ids of the jobs failed."""
+    limit = django_settings.ARENA_TRAINING_TIME_LIMIT_S + 120
+    stale = TrainingJob.objects.filter(
+        status=TrainingJob.Status.RUNNING,
+        started_at__lt=timezone.now() - timedelta(seconds=limit),
+    )
+    reaped = []
+    for job in stale.order_by("pk"):
+        job = _fail(job, f"the worker running it stopped answering for over {limit} s")
+        if job.status == TrainingJob.Status.FAILED:
+            reaped.append(job.pk)
+    return reaped

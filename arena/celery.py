@@ -34,6 +34,7 @@ app.conf.beat_schedule = {
     "arena-refit-standings": {"task": "arena.refit_standings", "schedule": 600.0},
     "arena-rollout-audit": {"task": "arena.rollout_audit", "schedule": 300.0},
     "ledger-anchor-record-chains": {"task": "ledger.anchor_record_chains", "schedule": 600.0},
+    "agents-reap-training-jobs": {"task": "agents.reap_training_jobs", "schedule": 300.0},
     "learning-schedule-training": {"task": "learning.schedule_training", "schedule": 300.0},
     "preferences-follow-judge-reports": {
         "task": "preferences.follow_judge_reports",

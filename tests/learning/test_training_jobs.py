@@ -5,13 +5,15 @@ failed run is refunded; bad requests change nothing."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from agents.errors import AgentError
 from agents.models import AdapterVersion, TrainingExample, TrainingJob
-from agents.training_jobs import job_cancel, job_run
+from agents.training_jobs import job_cancel, job_run, jobs_reap
 from arena.services import dispatch
 from learning.models import TrainingPolicy, TrainingProof
 from learning.proofs import CHAIN, proof_payload
@@ -150,3 +152,20 @@ def test_the_train_command_runs_one_job_and_says_what_it_made(trainee, capsys):
         call_command("train", "--agent", str(trainee.pk))
     with pytest.raises(CommandError, match="no agent #0"):
         call_command("train", "--agent", "0")
+
+
+def test_a_job_whose_worker_died_is_failed_and_refunded(trainee, agent_factory, settings):
+    before = balance(trainee.owner)
+    job = training_request(agent=trainee, seed=1)
+    long_ago = timezone.now() - timedelta(seconds=settings.ARENA_TRAINING_TIME_LIMIT_S + 121)
+    TrainingJob.objects.filter(pk=job.pk).update(status="running", started_at=long_ago)
+    other = agent_factory(trainee.owner)
+    recent = TrainingJob.objects.create(
+        agent=other, requested_by="owner", settings={}, status="running", started_at=timezone.now()
+    )
+    assert jobs_reap() == [job.pk]  # the recent one is still within its limit
+    job.refresh_from_db()
+    assert job.status == "failed" and "stopped answering" in job.error
+    assert balance(trainee.owner) == before
+    assert TrainingJob.objects.get(pk=recent.pk).status == "running"
+    assert jobs_reap() == []
