@@ -110,6 +110,12 @@ def test_a_job_that_failed_has_nothing_to_gate(trainee):
 
 def test_the_gate_plays_real_generations_of_both_versions(trained, settings):
     settings.ARENA_INFERENCE_BACKEND = "local"
-    gate = gate_run(job=trained)  # the random tiny model answers nonsense: all wrong, all tied
-    assert gate.status == "refused" and gate.games == 8 and gate.ties == 8
-    assert all(g.candidate_text and g.baseline_text for g in gate.game_rows.all())
+    gate = gate_run(job=trained)
+    gate.refresh_from_db()
+    # The random tiny model writes noise, which may hold a digit that happens to be right: the
+    # tally is whatever the verifier said; the decision must follow it.
+    assert gate.games == 8 == gate.wins + gate.losses + gate.ties
+    assert gate.status == ("passed" if gate.low > 0.5 else "refused")
+    games = list(gate.game_rows.all())
+    assert len(games) == 8 and all(g.verdicts[0]["judge_kind"] == "verifier" for g in games)
+    assert gate.wins == sum(g.outcome == GateGame.Outcome.CANDIDATE for g in games)
