@@ -72,16 +72,12 @@ PROMPTS = [
 
 
 def setup_django(cache_size: int) -> None:
-    """Minimal settings: the backend only reads a few; the full arena settings would start Redis."""
-    from django.conf import settings
-
-    if not settings.configured:
-        var_dir = Path(os.environ.get("ARENA_VAR_DIR", ROOT / "var"))
-        settings.configure(
-            ARENA_ADAPTER_CACHE_SIZE=cache_size,
-            ARENA_MODEL_DIR=Path(os.environ.get("ARENA_MODEL_DIR", var_dir / "models")),
-            MEDIA_ROOT=tempfile.mkdtemp(prefix="bench-media-"),
-        )
+    """The project's settings (importing them starts nothing), with the adapter cache sized for
+    the run and media in a scratch folder."""
+    os.environ["ARENA_ADAPTER_CACHE_SIZE"] = str(cache_size)
+    os.environ.setdefault("MEDIA_ROOT", tempfile.mkdtemp(prefix="bench-media-"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import django
 
     django.setup()
