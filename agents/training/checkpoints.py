@@ -19,7 +19,6 @@ Files of ``step-NNNNNN/``:
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from agents.adapters import ADAPTER_CONFIG
 from agents.inference.base import ADAPTER_WEIGHTS, file_sha256
 from agents.training.errors import TrainingError
+from ledger.canonical import canonical_json, sha256_hex
 
 FORMAT = "arena-dpo-checkpoint/1"
 MANIFEST = "manifest.json"
@@ -37,13 +37,6 @@ OPTIMIZER_JSON = "optimizer.json"
 SCHEDULER_JSON = "scheduler.json"
 RNG_TENSORS = "rng.safetensors"
 RNG_JSON = "rng.json"
-
-
-def canonical_json(data: Any) -> str:
-    """Sorted keys, no spaces, floats as Python writes them (exact round trip)."""
-    return json.dumps(
-        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
 
 
 def checkpoint_dir_name(step: int) -> str:
@@ -61,7 +54,7 @@ def file_manifest(directory: Path) -> dict[str, str]:
 def checkpoint_sha256(directory: Path) -> str:
     """sha256 of the canonical JSON {file name: file sha256} of every file but the manifest."""
     manifest = file_manifest(Path(directory))
-    return hashlib.sha256(canonical_json(manifest).encode()).hexdigest()
+    return sha256_hex(canonical_json(manifest))
 
 
 # --- adapters -------------------------------------------------------------------------------
@@ -193,14 +186,14 @@ def save_checkpoint(
     write_adapter(model, directory, base_model_path=None)
     opt_tensors, opt_json = _optimizer_files(optimizer, param_names)
     save_file(opt_tensors, str(directory / OPTIMIZER_TENSORS))
-    (directory / OPTIMIZER_JSON).write_text(canonical_json(opt_json))
-    (directory / SCHEDULER_JSON).write_text(canonical_json(scheduler.state_dict()))
+    (directory / OPTIMIZER_JSON).write_bytes(canonical_json(opt_json))
+    (directory / SCHEDULER_JSON).write_bytes(canonical_json(scheduler.state_dict()))
     rng_tensors, rng_json = _rng_files()
     save_file(rng_tensors, str(directory / RNG_TENSORS))
-    (directory / RNG_JSON).write_text(canonical_json(rng_json))
+    (directory / RNG_JSON).write_bytes(canonical_json(rng_json))
     meta = {"format": FORMAT, "step": step, "total_steps": total_steps, "batch_size": batch_size}
-    (directory / META).write_text(canonical_json(meta))
-    (directory / MANIFEST).write_text(canonical_json(file_manifest(directory)))
+    (directory / META).write_bytes(canonical_json(meta))
+    (directory / MANIFEST).write_bytes(canonical_json(file_manifest(directory)))
     return checkpoint_sha256(directory)
 
 
