@@ -153,12 +153,14 @@ def make_adapters(model_dir: str, count: int, rank: int, out: Path):
     return refs
 
 
-def requests_for(n: int, refs, new_tokens: int):
+def requests_for(n: int, refs, new_tokens: int, *, match: int | None = None):
+    """``n`` rows with mixed settings, as in a real match: greedy and sampled rows side by side.
+    Without ``match``, one prompt per row; with it, the rows of match number ``match``: one
+    prompt for all, their own adapters and seeds (``cross_match_batching.py``)."""
     from agents.inference import GenerationRequest, GenerationSettings
 
     rows = []
     for i in range(n):
-        # Mixed settings, as in a real match: greedy and sampled rows side by side.
         settings = GenerationSettings(
             temperature=0.0 if i % 2 == 0 else 0.8,
             top_p=0.95,
@@ -166,12 +168,14 @@ def requests_for(n: int, refs, new_tokens: int):
             max_new_tokens=new_tokens,
             repetition_penalty=1.1,
         )
+        prompt = PROMPTS[(i if match is None else match) % len(PROMPTS)]
+        row = i if match is None else match * n + i
         rows.append(
             GenerationRequest(
-                messages=[{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
-                adapter=refs[i],
+                messages=[{"role": "user", "content": prompt}],
+                adapter=refs[row % len(refs)],
                 settings=settings,
-                seed=i,
+                seed=i if match is None else 1000 * match + i,
             )
         )
     return rows

@@ -28,6 +28,7 @@ from batched_inference import (  # noqa: E402 - the shared bench helpers, same f
     CONFIG_SIZES,
     load_model,
     make_adapters,
+    requests_for,
     setup_django,
     timed,
 )
@@ -35,31 +36,7 @@ from batched_inference import (  # noqa: E402 - the shared bench helpers, same f
 
 def rows_for(matches: int, n: int, refs, new_tokens: int):
     """``matches`` matches of ``n`` rows: each match one prompt, each row its own agent."""
-    from batched_inference import PROMPTS
-
-    from agents.inference import GenerationRequest, GenerationSettings
-
-    out = []
-    for m in range(matches):
-        match = []
-        for i in range(n):
-            settings = GenerationSettings(
-                temperature=0.0 if i % 2 == 0 else 0.8,
-                top_p=0.95,
-                top_k=50,
-                max_new_tokens=new_tokens,
-                repetition_penalty=1.1,
-            )
-            match.append(
-                GenerationRequest(
-                    messages=[{"role": "user", "content": PROMPTS[m % len(PROMPTS)]}],
-                    adapter=refs[(m * n + i) % len(refs)],
-                    settings=settings,
-                    seed=1000 * m + i,
-                )
-            )
-        out.append(match)
-    return out
+    return [requests_for(n, refs, new_tokens, match=m) for m in range(matches)]
 
 
 def main() -> None:

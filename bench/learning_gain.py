@@ -42,7 +42,7 @@ import torch  # noqa: E402
 from agents.inference.base import AdapterRef  # noqa: E402
 from agents.models import Agent  # noqa: E402
 from agents.training import TrainSettings, train_dpo  # noqa: E402
-from learning.gate import gate_prompts, play_games, wilson_interval  # noqa: E402
+from learning.gate import gate_prompts, play_games, tally  # noqa: E402
 from learning.selectors import new_pairs  # noqa: E402
 from preferences.models import PreferencePair  # noqa: E402
 from spaces.models import Space  # noqa: E402
@@ -137,10 +137,7 @@ def main() -> None:
                 baseline=live,
                 prompts=prompts,
             )
-        wins = sum(g.outcome == 1 for g in games)
-        losses = sum(g.outcome == -1 for g in games)
-        ties = len(games) - wins - losses
-        low, high = wilson_interval(wins + ties / 2, len(games))
+        score = tally(games)
         rows.append(
             {
                 **variant,
@@ -148,12 +145,12 @@ def main() -> None:
                 "train_seconds": round(seconds, 1),
                 "final_loss": result.final_metrics.get("loss"),
                 "final_margin": result.final_metrics.get("rewards/margins"),
-                "wins": wins,
-                "losses": losses,
-                "ties": ties,
-                "win_rate": (wins + ties / 2) / len(games),
-                "interval": [round(low, 3), round(high, 3)],
-                "gate_passes": low > 0.5,
+                "wins": score.wins,
+                "losses": score.losses,
+                "ties": score.ties,
+                "win_rate": score.rate,
+                "interval": [round(score.low, 3), round(score.high, 3)],
+                "gate_passes": score.passes,
             }
         )
     summary = {

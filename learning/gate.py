@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -131,13 +132,33 @@ def gate_run(*, job: TrainingJob, backend=None) -> GateRun:
     return _score(gate, games)
 
 
-def _score(gate: GateRun, games: list[GateGame]) -> GateRun:
+@dataclass(frozen=True)
+class Tally:
+    wins: int
+    losses: int
+    ties: int
+    rate: float  # (wins + ties / 2) / games
+    low: float  # its 95% Wilson interval
+    high: float
+
+    @property
+    def passes(self) -> bool:
+        return self.low > 0.5
+
+
+def tally(games: list[GateGame]) -> Tally:
+    """What the games say about the candidate, and whether the gate lets it through."""
     wins = sum(g.outcome == GateGame.Outcome.CANDIDATE for g in games)
     losses = sum(g.outcome == GateGame.Outcome.BASELINE for g in games)
     ties = len(games) - wins - losses
-    rate = (wins + ties / 2) / len(games)
     low, high = wilson_interval(wins + ties / 2, len(games))
-    passed = low > 0.5
+    return Tally(wins, losses, ties, (wins + ties / 2) / len(games), low, high)
+
+
+def _score(gate: GateRun, games: list[GateGame]) -> GateRun:
+    score = tally(games)
+    wins, losses, ties = score.wins, score.losses, score.ties
+    rate, low, high, passed = score.rate, score.low, score.high, score.passes
     with transaction.atomic():
         for game in games:
             game.gate = gate

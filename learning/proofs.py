@@ -79,17 +79,21 @@ def pair_evidence(pair: PreferencePair) -> str:
     )
 
 
-def evidence_root(pair_ids: list[int]) -> tuple[str, list[int]]:
-    """(the Merkle root of the pairs' evidence, the ids of pairs no longer there)."""
-    pairs = PreferencePair.objects.select_related("chosen_seat", "rejected_seat", "match").in_bulk(
+def evidence_pairs(pair_ids: list[int]) -> dict[int, PreferencePair]:
+    """The pairs still there, by id, with what their evidence reads."""
+    return PreferencePair.objects.select_related("chosen_seat", "rejected_seat", "match").in_bulk(
         pair_ids
     )
-    missing = [pk for pk in pair_ids if pk not in pairs]
-    return merkle_root([pair_evidence(pairs[pk]) for pk in pair_ids if pk in pairs]), missing
+
+
+def evidence_root(pair_ids: list[int], pairs: dict[int, PreferencePair]) -> str:
+    """The Merkle root of the evidence of ``pair_ids`` (in order) that ``pairs`` holds."""
+    return merkle_root([pair_evidence(pairs[pk]) for pk in pair_ids if pk in pairs])
 
 
 def proof_payload(job: TrainingJob) -> dict[str, Any]:
     examples = list(job.examples.order_by("position").values_list("pair_id", "content_sha256"))
+    ids = [pair_id for pair_id, _ in examples]
     base = job.agent.base_model
     return {
         "version": PAYLOAD_VERSION,
@@ -98,9 +102,9 @@ def proof_payload(job: TrainingJob) -> dict[str, Any]:
         "base_model": {"name": base.name, "sha256": base_model_sha256(base.path)},
         "parent_adapter_sha256": job.parent.sha256 if job.parent_id else None,
         "pairs": {
-            "ids": [pair_id for pair_id, _ in examples],
+            "ids": ids,
             "merkle_root": merkle_root([digest for _, digest in examples]),
-            "evidence_root": evidence_root([pair_id for pair_id, _ in examples])[0],
+            "evidence_root": evidence_root(ids, evidence_pairs(ids)),
         },
         "data_order": job.data_order,
         "hyperparameters": job.hyperparameters,

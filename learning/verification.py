@@ -37,10 +37,9 @@ from agents.training import (
     replay_segment,
 )
 from agents.training_jobs import job_pairs
-from learning.proofs import CHAIN, evidence_root
+from learning.proofs import CHAIN, evidence_pairs, evidence_root
 from ledger.models import ChainAnchor, ChainRecord
 from ledger.records import anchor_verify, chain_verify
-from preferences.models import PreferencePair
 from preferences.provenance import merkle_root
 
 
@@ -91,9 +90,7 @@ def verify_chain() -> list[str]:
 
 def _check_pairs(payload: dict, check: RecordCheck) -> None:
     ids = payload["pairs"]["ids"]
-    pairs = PreferencePair.objects.select_related("match", "chosen_seat", "rejected_seat").in_bulk(
-        ids
-    )
+    pairs = evidence_pairs(ids)
     for pk in ids:
         pair = pairs.get(pk)
         if pair is None:
@@ -111,11 +108,12 @@ def _check_pairs(payload: dict, check: RecordCheck) -> None:
         judged = set(pair.match.verdicts.values_list("pk", flat=True))
         if not pair.verdict_ids or not set(pair.verdict_ids) <= judged:
             check.problems.append(f"pair #{pk}: its verdicts are not verdicts of its match")
-    present = [pairs[pk].content_sha256 for pk in ids if pk in pairs]
-    if len(present) == len(ids) and merkle_root(present) != payload["pairs"]["merkle_root"]:
+    if len(pairs) < len(ids):
+        return  # the roots cannot be recomputed; the missing pairs are named above
+    content = merkle_root([pairs[pk].content_sha256 for pk in ids])
+    if content != payload["pairs"]["merkle_root"]:
         check.problems.append("the pairs' Merkle root differs from the record's")
-    root, missing = evidence_root(ids)
-    if not missing and root != payload["pairs"]["evidence_root"]:
+    if evidence_root(ids, pairs) != payload["pairs"]["evidence_root"]:
         check.problems.append(
             "the pairs' evidence root differs from the record's: a seat or verdict was edited"
         )

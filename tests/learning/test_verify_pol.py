@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.db import connection
 
 from agents.inference.base import ADAPTER_WEIGHTS
 from agents.models import TrainingJob
@@ -24,6 +23,7 @@ from learning.services import training_request
 from learning.verification import replay_segments, verify_pol
 from ledger.records import anchor_chain
 from preferences.models import PreferencePair
+from tests.ledger.test_record_chain import raw as sql
 
 
 @pytest.fixture(autouse=True)
@@ -47,11 +47,6 @@ def proved(trainee):
 def problems(seq: int | None = None) -> list[str]:
     result = verify_pol(seq=seq)
     return result.chain_problems + [p for r in result.records for p in r.problems]
-
-
-def sql(statement: str, params: list) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params)
 
 
 def test_an_honest_chain_verifies_with_replays(proved, capsys):
