@@ -1,18 +1,28 @@
-"""API for agents (under /api/v1/): list own, create, detail, edit, fork, adapter versions, and
-the base-model registry. Views are thin: serializers check shapes, services do the work."""
+"""API for agents (under /api/v1/): list own, create, detail, edit, fork, adapter versions, any
+agent's configuration revisions, and the base-model registry. Views are thin: serializers check
+shapes, services do the work."""
 
 from __future__ import annotations
 
 from django.core.validators import MinValueValidator
+from django.db import models
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents import selectors, services
+from agents import revisions, selectors, services
 from agents.errors import AgentError, AgentValidationError
-from agents.models import ALLOWED_TARGET_MODULES, AdapterVersion, Agent, BaseModel
+from agents.models import (
+    ALLOWED_TARGET_MODULES,
+    REVISION_FIELDS,
+    AdapterVersion,
+    Agent,
+    AgentRevision,
+    BaseModel,
+)
 from ledger.api.fields import (
     StrictCharField,
     StrictPrimaryKeyRelatedField,
@@ -181,3 +191,71 @@ class BaseModelList(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.base_models()
+
+
+# --- configuration revisions (public record; the prompt only where the owner shares it) ---------
+
+
+def _revision_config_serializer() -> type[serializers.Serializer]:
+    """A serializer of a revision's config with every REVISION_FIELDS value typed as on the
+    agent (the schema documents them); the prompt is null where it is not shared."""
+    fields: dict[str, serializers.Field] = {}
+    for name in REVISION_FIELDS:
+        if name == "system_prompt":
+            fields[name] = serializers.CharField(
+                allow_null=True, help_text="null when the owner does not share the prompt"
+            )
+        elif name == "target_modules":
+            fields[name] = serializers.ListField(child=serializers.CharField())
+        else:
+            model_field = Agent._meta.get_field(name)
+            if isinstance(model_field, models.BooleanField):
+                fields[name] = serializers.BooleanField()
+            elif isinstance(model_field, models.FloatField):
+                fields[name] = serializers.FloatField()
+            else:
+                fields[name] = serializers.IntegerField()
+    return type("RevisionConfigSerializer", (serializers.Serializer,), fields)
+
+
+RevisionConfigSerializer = _revision_config_serializer()
+
+
+class AgentRevisionSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    config = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AgentRevision
+        fields = ["number", "created_at", "created_by", "note", "config"]
+
+    @extend_schema_field(RevisionConfigSerializer)
+    def get_config(self, revision: AgentRevision) -> dict:
+        return revisions.visible_config(
+            revision.config, show_prompt=self.context.get("show_prompt", False)
+        )
+
+
+def _public_agent(request, pk: int) -> Agent:
+    """Any agent: its record is public (``arena``'s agent page shows it to anyone)."""
+    agent = selectors.agent_get(agent_id=pk)
+    if agent is None:
+        raise Http404("no such agent")
+    return agent
+
+
+class AgentRevisions(generics.ListAPIView):
+    """An agent's configuration revisions, newest first: any player may read them; the system
+    prompt is null unless the owner shares it (or the caller is the owner)."""
+
+    serializer_class = AgentRevisionSerializer
+
+    def get_queryset(self):
+        agent = _public_agent(self.request, self.kwargs["pk"])
+        self.show_prompt = agent.prompt_visible_to(self.request.user)
+        return revisions.revisions_of(agent).order_by("-number")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["show_prompt"] = getattr(self, "show_prompt", False)
+        return context

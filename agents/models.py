@@ -161,6 +161,12 @@ class Agent(models.Model):
     forked_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks"
     )
+    # The agent's page is public (its record); its prompt is the owner's work, shown to others
+    # only when the owner says so.
+    share_prompt = models.BooleanField(
+        default=False,
+        help_text="Show the system prompt (also of past revisions) on the agent's public page.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -206,6 +212,62 @@ class Agent(models.Model):
     def adapter_ref(self) -> AdapterRef | None:
         """The current adapter as inference sees it, or None (base model only)."""
         return self.current_adapter.ref() if self.current_adapter_id else None
+
+    def prompt_visible_to(self, user) -> bool:
+        """Whether ``user`` (maybe anonymous) may read the system prompt of this agent."""
+        if self.share_prompt:
+            return True
+        return bool(user and user.is_authenticated and (user.pk == self.owner_id or user.is_staff))
+
+
+# What a configuration revision records: the prompt, the generation settings and the training
+# settings (automation and the adapter weights are not part of it: the weights have their own
+# versions, and automation says when an agent plays, not how).
+REVISION_FIELDS = (
+    "system_prompt",
+    "temperature",
+    "top_p",
+    "top_k",
+    "max_new_tokens",
+    "repetition_penalty",
+    "lora_rank",
+    "lora_alpha",
+    "lora_dropout",
+    "target_modules",
+    "load_in_4bit",
+    "learning_rate",
+    "dpo_beta",
+    "epochs",
+    "batch_size",
+)
+
+
+class AgentRevision(models.Model):
+    """One configuration an agent has had (``REVISION_FIELDS``), numbered 1, 2, ... per agent.
+    Kept for ever, so a player can diff revisions and see which one played each match
+    (``arena.Seat.revision``). ``agents.revisions`` makes them."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    config = models.JSONField(help_text="the REVISION_FIELDS values of this revision")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["agent_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "number"], name="agents_revision_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent.name} r{self.number}"
 
 
 class AdapterVersion(models.Model):

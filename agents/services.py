@@ -22,7 +22,8 @@ from django.db.models import F
 from agents import adapters
 from agents.errors import AgentError, AgentValidationError
 from agents.model_store import ensure_default_base_model, offline
-from agents.models import DEFAULT_TARGET_MODULES, AdapterVersion, Agent, BaseModel
+from agents.models import DEFAULT_TARGET_MODULES, AdapterVersion, Agent, AgentRevision, BaseModel
+from agents.revisions import revision_record
 
 # Fields a player may set on create / update, in the order forms show them. Adapter-shape fields
 # change the LoRA layout, so a change to one of them starts a fresh adapter (see agent_update).
@@ -46,6 +47,7 @@ SETTINGS_FIELDS = (
     "auto_fee_tier",
     "auto_max_matches",
     "auto_budget",
+    "share_prompt",
 )
 ADAPTER_SHAPE_FIELDS = ("lora_rank", "lora_alpha", "lora_dropout", "target_modules")
 _SEED_BITS = 62
@@ -137,13 +139,15 @@ def _files_kept_on_commit(weights_name: str | None) -> Iterator[None]:
         raise
 
 
-def _insert_with_version_zero(agent: Agent, **version: Any) -> Agent:
-    """Insert a new agent and its version 0, whose files are already in storage."""
+def _insert_with_version_zero(agent: Agent, *, by, note: str = "", **version: Any) -> Agent:
+    """Insert a new agent, its version 0 (whose files are already in storage) and its
+    configuration revision 1."""
     try:
         with _files_kept_on_commit(version["file"]):
             _save(agent)
             agent.current_adapter = AdapterVersion.objects.create(agent=agent, number=0, **version)
             agent.save(update_fields=["current_adapter"])
+            revision_record(agent, by=by, note=note)
     except BaseException:
         agent.pk = None  # the row is gone with the transaction
         raise
@@ -174,20 +178,23 @@ def agent_create(
     seed = secrets.randbits(_SEED_BITS) if seed is None else seed
     weights, sha256 = _store_init_adapter(agent=agent, seed=seed)
     return _insert_with_version_zero(
-        agent, file=weights, sha256=sha256, seed=seed, created_by="init"
+        agent, by=owner, file=weights, sha256=sha256, seed=seed, created_by="init"
     )
 
 
-def agent_update(*, agent: Agent, by, **changes: Any) -> Agent:
+def agent_update(*, agent: Agent, by, note: str = "", **changes: Any) -> Agent:
     """Change an agent's name or settings. Only the owner (or staff) may. Changing the adapter
     shape (rank, alpha, dropout, target modules) starts a fresh adapter version, since the
-    trained weights no longer fit; the old versions stay for the record."""
+    trained weights no longer fit; the old versions stay for the record. A change to the
+    configuration (``REVISION_FIELDS``) records a new revision, with ``note`` (what the player
+    says they changed); a change of name, automation or sharing alone records none."""
     if by.pk != agent.owner_id and not by.is_staff:
         raise AgentError("only the agent's owner can change it")
     allowed = set(SETTINGS_FIELDS) | {"name"}
     unknown = set(changes) - allowed
     if unknown:
         raise AgentError(f"cannot change: {', '.join(sorted(unknown))}")
+    note = _checked_note(note)
     # Check the changes and build any new adapter on a fresh copy, before the transaction.
     planned = Agent.objects.select_related("base_model").get(pk=agent.pk)
     shape_before = _shape(planned)
@@ -217,7 +224,21 @@ def agent_update(*, agent: Agent, by, **changes: Any) -> Agent:
                 created_by="init",
             )
             agent.save(update_fields=["current_adapter"])
+        # Under the row lock: concurrent updates number their revisions one after the other.
+        revision_record(agent, by=by, note=note)
     return agent
+
+
+def _checked_note(note: Any) -> str:
+    if not isinstance(note, str):
+        raise AgentValidationError({"note": ["The revision note must be text."]})
+    note = note.strip()
+    limit = AgentRevision._meta.get_field("note").max_length
+    if len(note) > limit:
+        raise AgentValidationError(
+            {"note": [f"The revision note is {len(note)} characters; at most {limit}."]}
+        )
+    return note
 
 
 def agent_fork(*, agent: Agent, owner, name: str) -> Agent:
@@ -226,23 +247,33 @@ def agent_fork(*, agent: Agent, owner, name: str) -> Agent:
     (or staff) may fork it: the system prompt and weights are theirs."""
     if owner.pk != agent.owner_id and not owner.is_staff:
         raise AgentError("only the agent's owner can fork it")
+    # What is stored, not what the caller's copy says: the fork and the revision it names
+    # must be the same configuration.
+    agent = Agent.objects.select_related("base_model", "current_adapter").get(pk=agent.pk)
     values = {field: getattr(agent, field) for field in SETTINGS_FIELDS}
     # Automation is about the source's budget and entries, not the fork's.
     values.update(auto_enter_space=None, auto_fee_tier=None, auto_max_matches=0, auto_budget=0)
+    # Sharing the prompt is a choice made for one agent's public page, not inherited.
+    values["share_prompt"] = False
     fork = Agent(owner=owner, name=name, base_model=agent.base_model, forked_from=agent, **values)
     _full_clean(fork, exclude=["current_adapter"])
+    # The fork's revision 1 says which configuration of the source it started from.
+    origin = revision_record(agent, by=owner)
+    note = f"fork of {agent.name} r{origin.number}"
     source = agent.current_adapter
     if source is None:
         seed = secrets.randbits(_SEED_BITS)
         weights, sha256 = _store_init_adapter(agent=fork, seed=seed)
         return _insert_with_version_zero(
-            fork, file=weights, sha256=sha256, seed=seed, created_by="init"
+            fork, by=owner, note=note, file=weights, sha256=sha256, seed=seed, created_by="init"
         )
     weights = adapters.copy_stored_adapter(
         weights_name=source.file.name, owner_id=owner.pk, sha256=source.sha256
     )
     return _insert_with_version_zero(
         fork,
+        by=owner,
+        note=note,
         file=weights,
         sha256=source.sha256,
         parent=source,

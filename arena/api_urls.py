@@ -4,7 +4,7 @@ from importlib.util import find_spec
 
 from django.urls import include, path
 
-from arena import api
+from arena import api, revision_stats_api
 
 urlpatterns = [
     path("", include("ledger.api_urls")),
@@ -22,6 +22,11 @@ urlpatterns = [
         "spaces/<slug:slug>/judge-report/",
         api.SpaceJudgeReport.as_view(),
         name="api-space-judge-report",
+    ),
+    path(
+        "agents/<int:pk>/revision-stats/",
+        revision_stats_api.AgentRevisionStats.as_view(),
+        name="api-agent-revision-stats",
     ),
 ]
 

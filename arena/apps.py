@@ -13,9 +13,10 @@ class ArenaConfig(AppConfig):
         # The creator's space page in the admin shows entries, matches and revenue from here
         # (spaces may not import arena, so arena registers itself).
         from arena.selectors import space_activity, space_in_play
-        from arena.services.entries import entries_return_on_close
+        from arena.services.entries import entries_return_on_close, entries_return_on_tier_removed
         from arena.services.judge_report import judge_report_summary
         from spaces.hooks import (
+            register_on_fee_tier_removed,
             register_on_space_closed,
             register_space_in_play,
             register_space_summary,
@@ -24,6 +25,7 @@ class ArenaConfig(AppConfig):
         register_space_summary(space_activity)
         register_space_summary(judge_report_summary)
         register_on_space_closed(entries_return_on_close)
+        register_on_fee_tier_removed(entries_return_on_tier_removed)
         register_space_in_play(space_in_play)
 
         # An agent's training jobs, live on its owner's page (group agent_<id>): every step,

@@ -36,6 +36,7 @@ app.conf.beat_schedule = {
     "ledger-anchor-record-chains": {"task": "ledger.anchor_record_chains", "schedule": 600.0},
     "agents-reap-training-jobs": {"task": "agents.reap_training_jobs", "schedule": 300.0},
     "learning-schedule-training": {"task": "learning.schedule_training", "schedule": 300.0},
+    "spaces-apply-economics-changes": {"task": "spaces.apply_economics_changes", "schedule": 60.0},
     "preferences-follow-judge-reports": {
         "task": "preferences.follow_judge_reports",
         "schedule": 600.0,

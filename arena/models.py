@@ -94,6 +94,12 @@ class Match(models.Model):
     pot = models.PositiveBigIntegerField(default=0)
     creator_rake = models.PositiveBigIntegerField(default=0)
     platform_rake = models.PositiveBigIntegerField(default=0)
+    terms = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="the space's payout shares, rakes and subsidy when the match formed; "
+        "the match settles on these",
+    )
     failure_reason = models.TextField(blank=True, default="")
     # Step claiming: a worker owns the running step while ``lease_until`` is set; ``claim``
     # grows by one on every claim, and a step's result is stored only if the claim is still the
@@ -183,6 +189,14 @@ class Seat(models.Model):
         related_name="seats",
     )
     adapter_sha256 = models.CharField(max_length=64, blank=True, default="")
+    revision = models.ForeignKey(
+        "agents.AgentRevision",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="seats",
+        help_text="the agent's configuration revision this answer was generated with",
+    )
     generation_settings = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
     rolled_out_at = models.DateTimeField(null=True, blank=True)

@@ -49,6 +49,15 @@ def verdicts_for(match: Match, user) -> list[dict]:
     ]
 
 
+def match_ratings(match: Match) -> dict[int, Rating]:
+    """The current rating in the match's space of each of its agents, by agent id."""
+    agent_ids = [seat.agent_id for seat in match.seats.all()]
+    return {
+        r.agent_id: r
+        for r in Rating.objects.filter(space_id=match.space_id, agent_id__in=agent_ids)
+    }
+
+
 def prompt_is_visible(match: Match) -> bool:
     """Held-out prompts stay private (they evaluate adapters); train prompts are public."""
     return match.prompt.split == "train"

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "channels",
     "ledger",
@@ -78,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ledger.context_processors.balances",
             ],
         },
     },
@@ -212,6 +214,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "LLM agents compete in spaces, get judged, paid, and trained on their matches.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's Swagger UI comes from drf-spectacular-sidecar (a PyPI package) through
+    # static files, so /api/docs/ works on a machine without internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Request bodies get their own components ("AgentRequest"): only the writable fields, with
     # the rules on input (minLength, patterns) that a response does not follow.
     "COMPONENT_SPLIT_REQUEST": True,
@@ -352,3 +359,18 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     }
 )
 # --- end of training surfaces -----------------------------------------------------------------
+
+# --- the player's workbench and the creator's studio (issue #10) --------------------------------
+# Play credits every new player starts with (0: none). Play credits pay fees and training but are
+# never withdrawn (ledger: play vs withdrawable accounts).
+ARENA_STARTER_GRANT = env_int("ARENA_STARTER_GRANT", 1000, minimum=0)
+# Practice runs (a draft configuration against a baseline, no prizes, no ratings, no pairs).
+ARENA_PRACTICE_FEE = env_int("ARENA_PRACTICE_FEE", 0, minimum=0)
+ARENA_PRACTICE_MAX_PROMPTS = env_int("ARENA_PRACTICE_MAX_PROMPTS", 16, minimum=1)
+ARENA_PRACTICE_PER_DAY = env_int("ARENA_PRACTICE_PER_DAY", 20, minimum=1)
+THROTTLE_RATES["practice"] = f"{env_int('ARENA_RATE_PRACTICE_PER_MIN', 10, minimum=1)}/min"
+# Changes to an open space's fees, rakes, payouts or subsidy apply to matches formed this long
+# after they are announced in the space's public change log.
+ARENA_ECONOMICS_NOTICE_S = env_int("ARENA_ECONOMICS_NOTICE_S", 86400, minimum=0)
+# Token streaming into the match page: push each seat's text every this many generated tokens.
+ARENA_STREAM_EVERY_TOKENS = env_int("ARENA_STREAM_EVERY_TOKENS", 8, minimum=1)

@@ -17,6 +17,7 @@ from django.urls import NoReverseMatch, path, reverse
 
 from judges.errors import JudgeRunError
 from judges.models import Rating, Standing, StandingsFit, Verdict
+from judges.panel_form import rows_from_data
 from judges.trial import (
     MAX_PANEL_CHARS,
     MAX_SAMPLE_CHARS,
@@ -127,7 +128,13 @@ class VerdictAdmin(admin.ModelAdmin):
         if space is None and not staff and request.method == "POST":
             raise PermissionDenied  # a creator tries panels for one of her own spaces
         report, run_error = None, None
-        if request.method == "POST":
+        if request.method == "POST" and request.POST.get("from_editor"):
+            # Sent by the space editor's "Try this judge panel": the rows as edited there
+            # (unsaved) fill the form; nothing runs until the creator adds answers and submits.
+            initial = _prefill(space) if space else {}
+            initial["panel"] = json.dumps(rows_from_data(request.POST, "judge_panel"), indent=2)
+            form = TryPanelForm(initial=initial)
+        elif request.method == "POST":
             form = TryPanelForm(request.POST)
             form.is_valid()  # every field is optional text: the service checks the content
             try:

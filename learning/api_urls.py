@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from learning import api
+from learning import api, practice_api
 
 urlpatterns = [
     path("agents/<int:pk>/training/", api.AgentTraining.as_view(), name="api-agent-training"),
@@ -18,4 +18,11 @@ urlpatterns = [
         name="api-agent-version-promote",
     ),
     path("proofs/<int:seq>/", api.ProofDetail.as_view(), name="api-proof-detail"),
+    path("practice/", practice_api.PracticeRuns.as_view(), name="api-practice"),
+    path("practice/<int:pk>/", practice_api.PracticeRunDetail.as_view(), name="api-practice-run"),
+    path(
+        "practice/<int:pk>/apply/",
+        practice_api.PracticeRunApply.as_view(),
+        name="api-practice-apply",
+    ),
 ]

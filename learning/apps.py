@@ -23,3 +23,8 @@ class LearningConfig(AppConfig):
         from learning.views import training_section_url
 
         register_agent_page_section(training_section_url)
+
+        # ... and its practice panel: recent practice runs, links to practise and compare.
+        from learning.practice_pages import practice_section_url
+
+        register_agent_page_section(practice_section_url)

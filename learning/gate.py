@@ -15,39 +15,24 @@ the owner may still promote it by hand (``version_promote``) or roll back to any
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import math
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from agents.errors import AgentError
-from agents.inference import get_backend
-from agents.models import AdapterVersion, Agent, TrainingJob
-from agents.selectors import agent_generation_request
+from agents.models import Agent, TrainingJob
 from agents.services import agent_set_current_adapter
-from judges.panel import run_panel
+from judges.intervals import wilson_interval
+from learning import headtohead
+from learning.headtohead import Side, Tally
 from learning.models import GateGame, GateRun
-from spaces.answer_rules import shape_answer
 from spaces.models import Prompt, Space
 
+__all__ = ["gate_prompts", "gate_run", "play_games", "tally", "wilson_interval", "Tally"]
+
 logger = logging.getLogger(__name__)
-
-Z95 = 1.959963984540054  # the standard normal's 97.5% quantile
-
-
-def wilson_interval(successes: float, n: int) -> tuple[float, float]:
-    """The 95% Wilson score interval of a proportion. Written out (four lines) because ties
-    count half, so ``successes`` may be fractional, which scipy's binomtest refuses."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def gate_prompts(space: Space, games: int) -> list[Prompt]:
@@ -56,47 +41,31 @@ def gate_prompts(space: Space, games: int) -> list[Prompt]:
     return [heldout[i % len(heldout)] for i in range(games)] if heldout else []
 
 
-def _request(agent: Agent, version: AdapterVersion | None, prompt: Prompt, seed: int, cap):
-    request = agent_generation_request(
-        agent=agent, prompt=prompt.text, seed=seed, max_new_tokens_cap=cap
-    )
-    return dataclasses.replace(request, adapter=version.ref() if version else None)
-
-
 def play_games(
     *, agent: Agent, space: Space, candidate, baseline, prompts: list[Prompt], backend=None
 ) -> list[GateGame]:
-    """The games, unsaved: both versions' answers in one batched generate, then the panel."""
-    cap = space.rule("max_new_tokens_cap")
-    requests = []
-    for n, prompt in enumerate(prompts):
-        seed = 1_000_003 * (candidate.pk + 1) + n  # same seed for both sides of a game
-        requests.append(_request(agent, candidate, prompt, seed, cap))
-        requests.append(_request(agent, baseline, prompt, seed, cap))
-    results = (backend or get_backend()).generate(requests)
-    games = []
-    for n, prompt in enumerate(prompts):
-        texts = [shape_answer(space, results[2 * n + k].text) for k in (0, 1)]
-        outcome = run_panel(
-            panel_config=space.judge_panel,
-            prompt_text=prompt.text,
-            reference=prompt.reference,
-            answers=texts,
-            tests=prompt.tests,
-            space_id=space.pk,
+    """The games, unsaved: the candidate is side A, the baseline side B, both with the agent's
+    configuration (``learning.headtohead``)."""
+    seeds = [1_000_003 * (candidate.pk + 1) + n for n in range(len(prompts))]
+    games = headtohead.play_head_to_head(
+        space=space,
+        a=Side(agent=agent, adapter=candidate),
+        b=Side(agent=agent, adapter=baseline),
+        prompts=prompts,
+        seeds=seeds,
+        backend=backend,
+    )
+    return [
+        GateGame(
+            prompt=g.prompt,
+            seed=g.seed,
+            candidate_text=g.a_text,
+            baseline_text=g.b_text,
+            outcome=g.outcome,
+            verdicts=g.verdicts,
         )
-        first, second = outcome.ranks
-        games.append(
-            GateGame(
-                prompt=prompt,
-                seed=requests[2 * n].seed,
-                candidate_text=texts[0],
-                baseline_text=texts[1],
-                outcome=(second > first) - (first > second),
-                verdicts=[dataclasses.asdict(v) for v in outcome.verdicts],
-            )
-        )
-    return games
+        for g in games
+    ]
 
 
 def gate_run(*, job: TrainingJob, backend=None) -> GateRun:
@@ -132,27 +101,9 @@ def gate_run(*, job: TrainingJob, backend=None) -> GateRun:
     return _score(gate, games)
 
 
-@dataclass(frozen=True)
-class Tally:
-    wins: int
-    losses: int
-    ties: int
-    rate: float  # (wins + ties / 2) / games
-    low: float  # its 95% Wilson interval
-    high: float
-
-    @property
-    def passes(self) -> bool:
-        return self.low > 0.5
-
-
 def tally(games: list[GateGame]) -> Tally:
     """What the games say about the candidate, and whether the gate lets it through."""
-    wins = sum(g.outcome == GateGame.Outcome.CANDIDATE for g in games)
-    losses = sum(g.outcome == GateGame.Outcome.BASELINE for g in games)
-    ties = len(games) - wins - losses
-    low, high = wilson_interval(wins + ties / 2, len(games))
-    return Tally(wins, losses, ties, (wins + ties / 2) / len(games), low, high)
+    return headtohead.tally([g.outcome for g in games])
 
 
 def _score(gate: GateRun, games: list[GateGame]) -> GateRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -102,3 +103,107 @@ class GateGame(models.Model):
 
     def __str__(self) -> str:
         return f"game {self.pk} of gate {self.gate_id}: {self.get_outcome_display()}"
+
+
+class PracticeRun(models.Model):
+    """Head-to-head games for no prize (``learning.practice``): side A (a draft configuration of
+    the agent, the agent itself, a revision of it, or a fork) against side B (the agent's live
+    configuration, another agent of the owner, another revision, or the fork's parent) on K of
+    the space's training prompts, judged by the space's panel. It never pays prizes, never moves
+    a rating and never makes a preference pair; it costs the operator's practice fee."""
+
+    class Kind(models.TextChoices):
+        DRAFT = "draft", "draft against a baseline"
+        AGENTS = "agents", "agent against agent"
+        REVISIONS = "revisions", "revision against revision"
+        FORK = "fork", "fork against its parent"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        ERROR = "error"
+
+    FINAL = (Status.DONE, Status.ERROR)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="practice_runs"
+    )
+    agent = models.ForeignKey(
+        "agents.Agent",
+        on_delete=models.CASCADE,
+        related_name="practice_runs",
+        help_text="side A's agent: the one a draft would be applied to",
+    )
+    space = models.ForeignKey("spaces.Space", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Each side: an agent, the revision it played (None for a draft or a live configuration
+    # recorded nowhere yet), the configuration that played (REVISION_FIELDS) and the adapter.
+    a_agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    a_revision = models.ForeignKey(
+        "agents.AgentRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    a_config = models.JSONField()
+    a_adapter = models.ForeignKey(
+        "agents.AdapterVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    a_live = models.BooleanField(default=True, help_text="side A is its agent's live configuration")
+    b_agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="+")
+    b_revision = models.ForeignKey(
+        "agents.AgentRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    b_config = models.JSONField()
+    b_adapter = models.ForeignKey(
+        "agents.AdapterVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    b_live = models.BooleanField(default=True, help_text="side B is its agent's live configuration")
+    # The agent's live configuration when the run was asked for: a draft is applied only while
+    # it is still the same (else the player compared against something that is gone).
+    base_config = models.JSONField()
+    k = models.PositiveSmallIntegerField(help_text="how many training prompts")
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    detail = models.TextField(blank=True)
+    fee = models.PositiveBigIntegerField(default=0, help_text="credits paid for the run")
+    games = models.PositiveIntegerField(default=0)
+    wins = models.PositiveIntegerField(default=0, help_text="side A's")
+    losses = models.PositiveIntegerField(default=0)
+    ties = models.PositiveIntegerField(default=0)
+    win_rate = models.FloatField(null=True, blank=True, help_text="(wins + ties / 2) / games")
+    low = models.FloatField(null=True, blank=True, help_text="95% Wilson interval")
+    high = models.FloatField(null=True, blank=True)
+    applied_revision = models.ForeignKey(
+        "agents.AgentRevision", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "created_at"], name="learning_practice_quota")]
+
+    def __str__(self) -> str:
+        return f"practice run #{self.pk} ({self.get_kind_display()}, {self.status})"
+
+
+class PracticeGame(models.Model):
+    """One practice game: both sides answer one training prompt with the same seed."""
+
+    class Outcome(models.IntegerChoices):
+        A = 1
+        TIE = 0
+        B = -1
+
+    run = models.ForeignKey(PracticeRun, on_delete=models.CASCADE, related_name="game_rows")
+    prompt = models.ForeignKey("spaces.Prompt", on_delete=models.PROTECT, related_name="+")
+    seed = models.BigIntegerField()
+    a_text = models.TextField()
+    b_text = models.TextField()
+    outcome = models.SmallIntegerField(choices=Outcome.choices)
+    verdicts = models.JSONField(default=list, help_text="what each judge said (run_panel)")
+
+    class Meta:
+        ordering = ["run_id", "id"]
+
+    def __str__(self) -> str:
+        return f"game {self.pk} of practice run {self.run_id}: {self.get_outcome_display()}"

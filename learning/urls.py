@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from learning import views
+from learning import practice_pages, views
 
 app_name = "learning"
 
@@ -15,4 +15,10 @@ urlpatterns = [
         name="promote",
     ),
     path("proofs/<int:seq>/", views.proof_page, name="proof"),
+    path("agents/<int:pk>/practice/", practice_pages.practice_page, name="practice"),
+    path("agents/<int:pk>/practice/panel/", practice_pages.practice_panel, name="practice-panel"),
+    path("agents/compare/", practice_pages.compare_page, name="practice-compare"),
+    path("practice/<int:pk>/", practice_pages.run_page, name="practice-run"),
+    path("practice/<int:pk>/live/", practice_pages.run_fragment, name="practice-live"),
+    path("practice/<int:pk>/apply/", practice_pages.run_apply, name="practice-apply"),
 ]

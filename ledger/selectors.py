@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 
-from ledger.models import SOURCE_KINDS, Account, AccountKind, Posting, Transfer
+from ledger.models import (
+    MIXED_KINDS,
+    PLAY_KINDS,
+    SOURCE_KINDS,
+    Account,
+    AccountKind,
+    PlaySplit,
+    Posting,
+    Transfer,
+)
+
+# The one movement allowed to cross from withdrawable to play directly: the migration that
+# reclassified granted credits as play. Nothing may ever cross the other way.
+RECLASSIFY_KIND = "reclassify"
 
 __all__ = ["user_transfers", "user_postings", "audit_ledger"]
 
@@ -16,7 +29,13 @@ def user_transfers(user) -> QuerySet[Transfer]:
     return (
         Transfer.objects.filter(own)
         .select_related("debit", "credit", "debit__owner", "credit__owner")
-        .annotate(net=Sum("postings__amount", filter=Q(postings__account__owner=user)))
+        .annotate(
+            net=Sum("postings__amount", filter=Q(postings__account__owner=user)),
+            # Which of the user's accounts the line hit (withdrawable, play, creator revenue).
+            own_kind=Case(
+                When(credit__owner=user, then=F("credit__kind")), default=F("debit__kind")
+            ),
+        )
         .order_by("-created_at", "-id")
     )
 
@@ -24,8 +43,10 @@ def user_transfers(user) -> QuerySet[Transfer]:
 def user_postings(user) -> QuerySet[Posting]:
     """The lines of the user's own balance, newest first: one per transfer that moved it."""
     return (
-        Posting.objects.filter(account__kind=AccountKind.USER, account__owner=user)
-        .select_related("transfer", "transfer__debit", "transfer__credit")
+        Posting.objects.filter(
+            account__kind__in=[AccountKind.USER, AccountKind.PLAY], account__owner=user
+        )
+        .select_related("account", "transfer", "transfer__debit", "transfer__credit")
         .order_by("-id")
     )
 
@@ -37,13 +58,23 @@ def audit_ledger() -> dict:
     - each account's stored balance equals the sum of its postings;
     - no account other than a source (grants, chain deposits) is negative, stored or recomputed;
     - the postings, and the stored balances, sum to zero over all accounts;
-    - each transfer has exactly two postings, -amount on its debit and +amount on its credit.
+    - each transfer has exactly two postings, -amount on its debit and +amount on its credit;
+    - play and withdrawable credits stay apart: each transfer's play part is all of it out of
+      or into a play account (or grants), none of it out of or into a withdrawable account, and
+      each escrow's and revenue account's stored play part equals the play parts of its
+      transfers, between 0 and its balance.
     """
     problems: list[dict] = []
     recomputed = dict(
         Posting.objects.values("account")
         .annotate(total=Sum("amount"))
         .values_list("account", "total")
+    )
+    play_in = dict(
+        Transfer.objects.values("credit").annotate(t=Sum("play")).values_list("credit", "t")
+    )
+    play_out = dict(
+        Transfer.objects.values("debit").annotate(t=Sum("play")).values_list("debit", "t")
     )
     accounts = 0
     stored_sum = 0
@@ -72,6 +103,21 @@ def audit_ledger() -> dict:
                     "message": f"{account} is negative",
                 }
             )
+        if account.kind in MIXED_KINDS:
+            play = play_in.get(account.pk, 0) - play_out.get(account.pk, 0)
+            if account.play != play or not 0 <= play <= total:
+                problems.append(
+                    {
+                        "check": "play_part",
+                        **where,
+                        "stored": account.play,
+                        "recomputed": play,
+                        "message": (
+                            f"{account} stores {account.play} play credits, its transfers "
+                            f"say {play} of {total}"
+                        ),
+                    }
+                )
     postings_sum = Posting.objects.aggregate(total=Sum("amount"))["total"] or 0
     if postings_sum != 0:
         problems.append(
@@ -111,6 +157,7 @@ def audit_ledger() -> dict:
                     "message": f"transfer {pk} ({key}) has postings that do not match it",
                 }
             )
+    problems.extend(_play_leg_problems())
     return {
         "ok": not problems,
         "accounts": accounts,
@@ -120,3 +167,32 @@ def audit_ledger() -> dict:
         "sum_of_postings": postings_sum,
         "problems": problems,
     }
+
+
+def _play_leg_problems() -> list[dict]:
+    """Transfers whose play part contradicts a play-only or withdrawable-only side."""
+    play_side = Q(debit__kind__in=PLAY_KINDS) | Q(credit__kind__in=PLAY_KINDS)
+    withdrawable_side = ~Q(debit__kind__in=PLAY_KINDS + MIXED_KINDS) | ~Q(
+        credit__kind__in=PLAY_KINDS + MIXED_KINDS
+    )
+    # A play side needs play == amount; a withdrawable side needs play == 0.
+    bad = (play_side & ~Q(play=F("amount"))) | (withdrawable_side & ~Q(play=0))
+    # The migration's reclassification moves withdrawable into play, never back.
+    allowed = Q(kind=RECLASSIFY_KIND, debit__kind=AccountKind.USER, credit__kind=AccountKind.PLAY)
+    # Transfers before the split (see ledger/migrations/0004) followed the old rules.
+    since = PlaySplit.objects.values_list("first_transfer_id", flat=True).first() or 0
+    found = Transfer.objects.filter(bad, pk__gte=since).exclude(allowed).order_by("pk")
+    return [
+        {
+            "check": "play_kept_apart",
+            "transfer": t.pk,
+            "key": t.key,
+            "amount": t.amount,
+            "play": t.play,
+            "message": (
+                f"transfer {t.pk} ({t.key}) moves {t.play} play credits of {t.amount} "
+                f"from {t.debit.get_kind_display()} to {t.credit.get_kind_display()}"
+            ),
+        }
+        for t in found.select_related("debit", "credit")[:1000]
+    ]

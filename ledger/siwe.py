@@ -32,6 +32,7 @@ from siwe import (
     VerificationError,
 )
 
+from ledger import services as ledger_services
 from ledger.errors import LedgerError
 from ledger.models import SiweNonce, Wallet
 
@@ -196,4 +197,5 @@ def siwe_sign_in(*, message: str, signature: str, domain: str, user=None) -> Siw
         username = f"{address[:34]}-{secrets.token_hex(3)}"
     new_user = User.objects.create_user(username=username, password=None)  # unusable password
     wallet = Wallet.objects.create(user=new_user, address=address)
+    ledger_services.starter_grant(user=new_user)
     return SiweResult(user=new_user, wallet=wallet, created_user=True, linked=True)

@@ -17,8 +17,10 @@ class PreferencesConfig(AppConfig):
         )
         from preferences import tasks  # noqa: F401  (registers the periodic task everywhere)
         from preferences.links import export_links
+        from preferences.page_links import export_page_link
         from preferences.services import on_match_settled, on_rollout_flag_changed
 
         register_on_match_settled(on_match_settled)
         register_on_rollout_flag_changed(on_rollout_flag_changed)
+        register_space_manager_links(export_page_link)  # the export page first
         register_space_manager_links(export_links)

@@ -6,6 +6,8 @@ the services, so the admin refuses exactly what the API refuses."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
@@ -17,13 +19,18 @@ from django.utils.safestring import mark_safe
 from spaces.economics import STAFF_ONLY_FIELDS
 from spaces.errors import PromptBankError, SpaceError
 from spaces.forms import (
+    PLACES,
+    RULE_LABELS,
     FeeTierInlineFormSet,
     PromptAdminForm,
     PromptBankUploadForm,
     SpaceAdminForm,
+    percent,
+    place_name,
+    share_field_name,
 )
 from spaces.hooks import space_admin_links, space_summary
-from spaces.models import FeeTier, Prompt, Space
+from spaces.models import BPS, FeeTier, Prompt, Space
 from spaces.selectors import prompt_counts, spaces_managed_by, user_sees_all_spaces
 from spaces.services import (
     EDITABLE_FIELDS,
@@ -35,6 +42,13 @@ from spaces.services import (
     space_set_status,
     space_update,
 )
+from spaces.validation import DEFAULT_RULES
+
+RULE_FIELDS = tuple(RULE_LABELS)
+SHARE_FIELDS = tuple(share_field_name(place) for place in range(1, PLACES + 1))
+# The editor's field (or read-only line) for each stored field only staff may set.
+STAFF_ONLY_DISPLAY = {"platform_rake_bps": "platform_rake"}
+PLATFORM_RAKE_DEFAULT = Space._meta.get_field("platform_rake_bps").default
 
 
 def _manages(request: HttpRequest, space: Space | None) -> bool:
@@ -63,20 +77,60 @@ class SpaceAdmin(admin.ModelAdmin):
     actions = ["open_spaces", "pause_spaces", "close_spaces"]
     fieldsets = [
         (None, {"fields": ("slug", "title", "description", "creator", "status")}),
-        ("Task", {"fields": ("task_kind", "rules", "judge_panel")}),
+        (
+            "Task and judges",
+            {
+                "description": "What agents are asked, and who ranks their answers. A verifiable "
+                "space needs a verifier (a judge that checks reference answers or tests).",
+                "fields": ("task_kind", "judge_panel"),
+            },
+        ),
+        (
+            "Answer rules",
+            {
+                "description": "How every answer is shaped before judging, and what "
+                "disqualifies it.",
+                "fields": RULE_FIELDS,
+            },
+        ),
         (
             "Matches and money",
             {
-                "description": "Fee tiers, payout shares, rakes and subsidy change only while "
-                "the space is a draft or paused with no entry waiting and no match in progress: "
-                "players entered under the ones it shows. Platform staff set the platform rake.",
+                "description": "Fee tiers (below), payout shares, rakes and subsidy change only "
+                "while the space is a draft or paused with no entry waiting and no match in "
+                "progress: players entered under the ones it shows. Payout shares are "
+                "percentages of the prize pool by place and add up to 100%; places past the "
+                "last share win nothing, tied agents split the shares of the places they "
+                "occupy. Platform staff set the platform rake.",
                 "fields": (
                     "agents_per_match",
-                    "payout_shares",
-                    "creator_rake_bps",
-                    "platform_rake_bps",
+                    SHARE_FIELDS[:4],
+                    SHARE_FIELDS[4:],
+                    "creator_rake",
+                    "platform_rake",
                     "subsidy",
                 ),
+                "classes": ("studio-money",),
+            },
+        ),
+        ("Prompt bank", {"fields": ("heldout_fraction", "prompt_bank")}),
+        ("Activity", {"fields": ("activity", "created", "updated")}),
+    ]
+    # A closed space is history, shown read-only: its stored values, in words.
+    closed_fieldsets = [
+        (None, {"fields": ("slug", "title", "description", "creator", "status")}),
+        ("Task and judges", {"fields": ("task_kind", "judge_panel")}),
+        ("Answer rules", {"fields": ("rules_in_words",)}),
+        (
+            "Matches and money",
+            {
+                "fields": (
+                    "agents_per_match",
+                    "payout_in_words",
+                    "creator_rake_in_words",
+                    "platform_rake",
+                    "subsidy",
+                )
             },
         ),
         ("Prompt bank", {"fields": ("heldout_fraction", "prompt_bank")}),
@@ -103,6 +157,11 @@ class SpaceAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and _manages(request, obj)
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not self.has_change_permission(request, obj):
+            return self.closed_fieldsets
+        return super().get_fieldsets(request, obj)
+
     def get_readonly_fields(self, request, obj=None):
         fields = ["status", "prompt_bank", "activity", "created", "updated"]
         if obj is not None:
@@ -110,7 +169,9 @@ class SpaceAdmin(admin.ModelAdmin):
         elif not user_sees_all_spaces(request.user):
             fields.append("creator")  # a creator's new space is theirs
         if not user_sees_all_spaces(request.user):
-            fields += STAFF_ONLY_FIELDS  # the platform's cut; the service refuses it too
+            # The platform's cut (STAFF_ONLY_FIELDS: platform_rake_bps, shown as a percentage);
+            # the service refuses it too.
+            fields += [STAFF_ONLY_DISPLAY[name] for name in STAFF_ONLY_FIELDS]
         return fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -136,7 +197,20 @@ class SpaceAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
         if change:
-            space_update(space=obj, actor=request.user, **fields)
+            saved = space_update(space=obj, actor=request.user, **fields)
+            announced = getattr(saved, "economics_change", None)
+            if (
+                announced is not None
+                and getattr(announced, "effective_at", None)
+                and (announced.status == "pending")
+            ):
+                # Players are in the space: the change waits for its notice period.
+                self.message_user(
+                    request,
+                    "The economics change is announced in the space's change log and takes "
+                    f"effect {announced.effective_at:%Y-%m-%d %H:%M} UTC.",
+                    messages.WARNING,
+                )
             return
         creator = obj.creator if user_sees_all_spaces(request.user) and obj.creator_id else None
         saved = space_create(
@@ -152,14 +226,27 @@ class SpaceAdmin(admin.ModelAdmin):
             return super().save_formset(request, form, formset, change)
         # Fee tiers are economics: through the services, which check who may change them now.
         formset.save(commit=False)  # fills new_objects, changed_objects, deleted_objects
+        announced = []
         for tier in formset.deleted_objects:
-            fee_tier_delete(tier=tier, actor=request.user)
+            announced.append(fee_tier_delete(tier=tier, actor=request.user))
         for tier, _ in formset.changed_objects:
-            fee_tier_update(tier=tier, name=tier.name, fee=tier.fee, actor=request.user)
+            updated = fee_tier_update(tier=tier, name=tier.name, fee=tier.fee, actor=request.user)
+            announced.append(updated.economics_change)
         for tier in formset.new_objects:
-            tier.pk = fee_tier_create(
+            created = fee_tier_create(
                 space=form.instance, name=tier.name, fee=tier.fee, actor=request.user
-            ).pk
+            )
+            tier.pk = created.pk
+            announced.append(created.economics_change)
+        # A tier change to a space in play is announced, not applied: say when it takes effect.
+        due = [c.effective_at for c in announced if c is not None and c.status == "pending"]
+        if due:
+            self.message_user(
+                request,
+                "The fee tier change is announced in the space's change log and takes effect "
+                f"{max(due):%Y-%m-%d %H:%M} UTC.",
+                messages.WARNING,
+            )
         return None
 
     def _set_status(self, request, queryset, status: str) -> None:
@@ -202,6 +289,32 @@ class SpaceAdmin(admin.ModelAdmin):
             obj.pk,
             reverse("admin:spaces_space_prompt_bank", args=[obj.pk]),
         )
+
+    @admin.display(description="platform rake")
+    def platform_rake(self, obj: Space | None) -> str:
+        bps = obj.platform_rake_bps if obj is not None else PLATFORM_RAKE_DEFAULT
+        return f"{percent(Decimal(bps) / BPS)}% of the pot (set by platform staff)"
+
+    @admin.display(description="creator rake")
+    def creator_rake_in_words(self, obj: Space) -> str:
+        return f"{percent(Decimal(obj.creator_rake_bps) / BPS)}% of the pot"
+
+    @admin.display(description="payout shares")
+    def payout_in_words(self, obj: Space) -> str:
+        return ", ".join(
+            f"{place_name(place)} {percent(Decimal(str(share)))}%"
+            for place, share in enumerate(obj.payout_shares, start=1)
+        )
+
+    @admin.display(description="answer rules")
+    def rules_in_words(self, obj: Space) -> str:
+        rules = {**DEFAULT_RULES, **obj.rules}
+        lines = [
+            (RULE_LABELS[key], ", ".join(value) if isinstance(value, list) else str(value))
+            for key, value in rules.items()
+            if key in RULE_LABELS
+        ]
+        return format_html_join(mark_safe("<br>"), "{}: {}", [(k, v or "none") for k, v in lines])
 
     @admin.display(description="entries, matches, revenue")
     def activity(self, obj: Space) -> str:

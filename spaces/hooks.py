@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
-    from spaces.models import Space
+    from spaces.models import FeeTier, Space
 
 SummaryProvider = Callable[["Space"], list[tuple[str, str]]]
 _providers: list[SummaryProvider] = []
@@ -65,6 +65,27 @@ def register_on_space_closed(callback: CloseCallback) -> None:
 def space_closed(space: Space) -> None:
     for callback in _on_close:
         callback(space)
+
+
+# A fee tier removed by an economics change: arena gives the entries still waiting in it their
+# fees back, inside the transaction that applies the change.
+TierRemovedCallback = Callable[["FeeTier"], None]
+_on_tier_removed: list[TierRemovedCallback] = []
+
+
+def register_on_fee_tier_removed(callback: TierRemovedCallback) -> None:
+    if callback not in _on_tier_removed:
+        _on_tier_removed.append(callback)
+
+
+def unregister_on_fee_tier_removed(callback: TierRemovedCallback) -> None:
+    if callback in _on_tier_removed:
+        _on_tier_removed.remove(callback)
+
+
+def fee_tier_removed(tier: FeeTier) -> None:
+    for callback in _on_tier_removed:
+        callback(tier)
 
 
 # What is being played in a space right now ("2 entries waiting", "1 match in progress"): play

@@ -202,6 +202,9 @@ class FeeTier(models.Model):
         validators=[RegexValidator(r"^[\w .-]+$", "letters, digits, spaces, . _ - only")],
     )
     fee = models.PositiveBigIntegerField(default=0, help_text="credits per entry; 0 = free tier")
+    # A tier removed by an economics change that entries or matches still point at stays as a
+    # retired row (those rows keep their history); nobody enters a retired tier.
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["space", "fee", "name"]
@@ -292,3 +295,63 @@ class Prompt(models.Model):
                     errors["text"] = ["duplicate prompt: the space already has it"]
         if errors:
             raise ValidationError(errors)
+
+
+class EconomicsChange(models.Model):
+    """One change of a space's economics (payout shares, rakes, subsidy, fee tiers), public in
+    its change log. A change to a space that players are in is announced first and takes effect
+    ``ARENA_ECONOMICS_NOTICE_S`` later, for matches formed from then on (a match keeps the terms
+    it formed under); otherwise it is applied at once and logged as applied."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPLIED = "applied"
+        WITHDRAWN = "withdrawn"
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="economics_changes")
+    # The user who made it; null: the platform itself (commands, seeding).
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="economics_changes",
+    )
+    # {field: {"before": value, "after": value}} for the Space's economics fields.
+    fields = models.JSONField(default=dict, blank=True)
+    # [{"op": "add"|"change"|"remove", "tier": id or null, "name", "fee",
+    #   "before_name", "before_fee"}]
+    fee_tiers = models.JSONField(default=list, blank=True)
+    reason = models.TextField(blank=True, default="", max_length=1000)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    announced_at = models.DateTimeField()
+    effective_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Why a change did not take effect (withdrawn by whom, or refused when it came due).
+    note = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-announced_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "applied", "withdrawn"]),
+                name="economicschange_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_at__gte=F("announced_at")),
+                name="economicschange_effective_after_announced",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="applied") | Q(applied_at__isnull=False),
+                name="economicschange_applied_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "effective_at"])]
+
+    def __str__(self) -> str:
+        return f"economics change #{self.pk} of space {self.space_id} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == self.Status.PENDING

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, Q, QuerySet
 
 from spaces.errors import SpaceError
-from spaces.models import Prompt, Space
+from spaces.models import EconomicsChange, Prompt, Space
 
 
 def user_is_creator(user: AbstractBaseUser | AnonymousUser) -> bool:
@@ -71,3 +72,99 @@ def pick_prompt(*, space: Space, split: str = Prompt.Split.TRAIN, seed: int) -> 
     digest = hashlib.sha256(f"{space.pk}:{split}:{seed}".encode()).digest()
     index = int.from_bytes(digest[:8], "big") % len(ids)
     return Prompt.objects.get(pk=ids[index])
+
+
+# --- the public change log of a space's economics ---------------------------------------------
+
+
+def _trim(number: Decimal) -> str:
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def percent_of_bps(bps: int) -> str:
+    """Basis points as a percentage: 500 -> "5%", 1250 -> "12.5%"."""
+    return _trim(Decimal(int(bps)) / 100) + "%"
+
+
+def percent_of_share(share) -> str:
+    """A payout share ("0.6") as a percentage ("60%")."""
+    try:
+        value = Decimal(str(share)) * 100
+    except InvalidOperation:
+        return str(share)
+    return _trim(value.quantize(Decimal("0.01"))) + "%"
+
+
+def place_name(place: int) -> str:
+    suffix = "th" if 10 <= place % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(place % 10, "th")
+    return f"{place}{suffix}"
+
+
+def _credits(amount) -> str:
+    return "free" if not amount else f"{amount} credit{'s' if amount != 1 else ''}"
+
+
+def _field_lines(name: str, before, after) -> list[str]:
+    if name == "payout_shares":
+        before, after = list(before or []), list(after or [])
+        lines = []
+        for place in range(1, max(len(before), len(after)) + 1):
+            old = before[place - 1] if place <= len(before) else "0"
+            new = after[place - 1] if place <= len(after) else "0"
+            if Decimal(str(old)) != Decimal(str(new)):
+                lines.append(
+                    f"{place_name(place)} place share "
+                    f"{percent_of_share(old)} -> {percent_of_share(new)}"
+                )
+        return lines
+    if name in ("creator_rake_bps", "platform_rake_bps"):
+        who = "creator" if name == "creator_rake_bps" else "platform"
+        return [f"{who} rake {percent_of_bps(before)} -> {percent_of_bps(after)}"]
+    if name == "subsidy":
+        return [f"sponsor subsidy per match {_credits(before)} -> {_credits(after)}"]
+    return [f"{name} {before} -> {after}"]
+
+
+def _tier_line(op: dict) -> str:
+    if op["op"] == "add":
+        return f"new fee tier: {op['name']}, {_credits(op['fee'])}"
+    if op["op"] == "remove":
+        return f"fee tier {op['before_name']} ({_credits(op['before_fee'])}) removed"
+    parts = []
+    if op["name"] != op["before_name"]:
+        parts.append(f"renamed {op['name']}")
+    if op["fee"] != op["before_fee"]:
+        parts.append(f"fee {_credits(op['before_fee'])} -> {_credits(op['fee'])}")
+    return f"fee tier {op['before_name']}: {', '.join(parts)}"
+
+
+def change_lines(change: EconomicsChange) -> list[str]:
+    """What a change does, in words: "creator rake 5% -> 7%", "1st place share 60% -> 70%",
+    "new fee tier: pro, 50 credits"."""
+    lines = []
+    for name in ("payout_shares", "creator_rake_bps", "platform_rake_bps", "subsidy"):
+        if name in change.fields:
+            values = change.fields[name]
+            lines += _field_lines(name, values["before"], values["after"])
+    lines += [_tier_line(op) for op in change.fee_tiers]
+    return lines
+
+
+def change_log(*, space: Space, limit: int = 50) -> list[EconomicsChange]:
+    """The space's economics changes for its public log: pending ones first (soonest first),
+    then the rest, newest first; each with ``lines`` (``change_lines``) and ``who``."""
+    rows = list(
+        EconomicsChange.objects.filter(space=space)
+        .select_related("author")
+        .order_by("-announced_at", "-id")[: max(int(limit), 0)]
+    )
+    pending = sorted(
+        (c for c in rows if c.status == EconomicsChange.Status.PENDING),
+        key=lambda c: (c.effective_at, c.pk),
+    )
+    rest = [c for c in rows if c.status != EconomicsChange.Status.PENDING]
+    for change in rows:
+        change.lines = change_lines(change)
+        change.who = change.author.username if change.author_id else "the platform"
+    return pending + rest

@@ -1,6 +1,10 @@
 """Writes to spaces, fee tiers and prompt banks. Every function validates first and changes
 nothing when it refuses (``SpaceError`` / ``PromptBankError``).
 
+Economics changes (``space_update`` of payout shares, rakes, subsidy; ``fee_tier_*``) are logged
+in the space's public change log and, while players are in the space, take effect after a notice
+period (``spaces.changes``; ``apply_due_changes`` applies the due ones).
+
 Who acts: the writes a creator can reach (``space_create``, ``space_update``, ``fee_tier_*``)
 take a required ``actor``, the user on whose behalf they run (the admin passes ``request.user``),
 or ``spaces.economics.PLATFORM`` for the platform itself (commands, seeding, staff code). Who may
@@ -16,9 +20,8 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
 
-from spaces import economics, hooks, prompt_bank, validation
+from spaces import changes, economics, hooks, prompt_bank, validation
 from spaces.economics import Actor
 from spaces.errors import PromptBankError, RowError, SpaceError
 from spaces.models import FeeTier, Prompt, Space, text_digest
@@ -106,14 +109,19 @@ def space_create(
     economics.refuse_changes(stored=None, proposed=space, actor=actor)
     space.save()
     for name, fee in fee_tiers or []:
-        fee_tier_create(space=space, name=name, fee=fee, actor=actor)
+        fee_tier_create(space=space, name=name, fee=fee, actor=actor, log=False)
     return space
 
 
 @transaction.atomic
-def space_update(*, space: Space, actor: Actor, **fields: Any) -> Space:
+def space_update(*, space: Space, actor: Actor, reason: str = "", **fields: Any) -> Space:
     """Change the ``EDITABLE_FIELDS`` given; an ``actor`` who is not platform staff may not
-    change the platform rake, nor the economics while players are in the space."""
+    change the platform rake. A change of the economics (payout shares, rakes, subsidy) while
+    players are in the space is announced and takes effect after the notice period
+    (``spaces.changes``); the other fields change at once.
+
+    The space returned carries ``economics_change``: the ``EconomicsChange`` logged (pending,
+    with its ``effective_at``, or applied), or None when no economics changed."""
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
         raise SpaceError(f"cannot change {', '.join(unknown)}")
@@ -126,8 +134,35 @@ def space_update(*, space: Space, actor: Actor, **fields: Any) -> Space:
     _validate(space)
     # After validation: the values compared are normalized as they would be stored.
     economics.refuse_changes(stored=stored, proposed=space, actor=actor)
+    changed = {
+        name: {"before": getattr(stored, name), "after": getattr(space, name)}
+        for name in economics.ECONOMICS_FIELDS
+        if getattr(space, name) != getattr(stored, name)
+    }
+    change = None
+    if changed:
+        _refuse_conflicts(economics.pending_conflicts(stored, fields=list(changed)))
+        scheduled = economics.needs_notice(stored)
+        if scheduled:
+            # Checked as it will stand once every announced change has taken effect too.
+            future = changes.future_space(stored)
+            for name in fields:
+                setattr(future, name, getattr(space, name))
+            _validate(future)
+            for name, values in changed.items():
+                setattr(space, name, values["before"])  # until the change takes effect
+        change = changes.record_change(
+            space=stored, actor=actor, fields=changed, reason=reason, scheduled=scheduled
+        )
     space.save()
+    space.economics_change = change
     return space
+
+
+def _refuse_conflicts(conflicts: dict[str, list[str]]) -> None:
+    if conflicts:
+        shown = sorted({m for messages in conflicts.values() for m in messages})
+        raise SpaceError("; ".join(shown), field_errors=conflicts)
 
 
 @transaction.atomic
@@ -151,54 +186,112 @@ def space_set_status(*, space: Space, status: str) -> Space:
     return space
 
 
-def _lock_for_fee_tiers(space_id: int, actor: Actor) -> Space:
+def _lock_for_fee_tiers(space_id: int, actor: Actor) -> tuple[Space, bool]:
+    """The space, locked, and whether a change of its fee tiers waits for the notice period."""
     space = Space.objects.select_for_update().get(pk=space_id)
     if space.status == Space.Status.CLOSED:
         raise SpaceError("a closed space cannot be changed")
     economics.refuse_changes(stored=space, proposed=space, actor=actor, fee_tiers_changed=True)
-    return space
+    _refuse_conflicts(economics.pending_conflicts(space, fee_tiers=True))
+    return space, economics.needs_notice(space)
 
 
 def _check_fee_tier(tier: FeeTier) -> None:
     fee = tier.fee
     if isinstance(fee, bool) or not isinstance(fee, int) or fee < 0:
-        raise SpaceError(f"a fee is a whole number of credits >= 0, not {fee!r}")
+        message = f"a fee is a whole number of credits >= 0, not {fee!r}"
+        raise SpaceError(message, field_errors={"fee": [message]})
     try:
         tier.full_clean()
     except ValidationError as exc:
         raise _as_space_error(exc) from None
 
 
+def _tier_op(op: str, *, tier: FeeTier | None, name: str, fee: int) -> dict[str, Any]:
+    return {
+        "op": op,
+        "tier": tier.pk if tier else None,
+        "name": name,
+        "fee": fee,
+        "before_name": tier.name if tier else None,
+        "before_fee": tier.fee if tier else None,
+    }
+
+
 @transaction.atomic
-def fee_tier_create(*, space: Space, name: str, fee: int, actor: Actor) -> FeeTier:
-    space = _lock_for_fee_tiers(space.pk, actor)
+def fee_tier_create(
+    *, space: Space, name: str, fee: int, actor: Actor, reason: str = "", log: bool = True
+) -> FeeTier:
+    """A new fee tier. While players are in the space it is announced and added when the notice
+    period ends: the tier returned is then not saved yet (``pk`` None). The tier carries
+    ``economics_change``, the change logged (None when ``log`` is False: a space's first tiers)."""
+    space, scheduled = _lock_for_fee_tiers(space.pk, actor)
     tier = FeeTier(space=space, name=name, fee=fee)
     _check_fee_tier(tier)
-    tier.save()
+    if not scheduled:
+        tier.save()
+    tier.economics_change = None
+    if log or scheduled:
+        tier.economics_change = changes.record_change(
+            space=space,
+            actor=actor,
+            fee_tiers=[_tier_op("add", tier=None, name=tier.name, fee=fee)],
+            reason=reason,
+            scheduled=scheduled,
+        )
     return tier
 
 
 @transaction.atomic
-def fee_tier_update(*, tier: FeeTier, name: str, fee: int, actor: Actor) -> FeeTier:
-    space = _lock_for_fee_tiers(tier.space_id, actor)
-    tier = FeeTier.objects.get(pk=tier.pk, space=space)
-    tier.name, tier.fee = name, fee
-    _check_fee_tier(tier)
-    tier.save()
-    return tier
+def fee_tier_update(
+    *, tier: FeeTier, name: str, fee: int, actor: Actor, reason: str = ""
+) -> FeeTier:
+    """Rename a tier or change its fee. While players are in the space the change is announced
+    and the tier returned is still the stored one; entries already waiting keep the fee they
+    paid either way. The tier carries ``economics_change`` (None when nothing changed)."""
+    space, scheduled = _lock_for_fee_tiers(tier.space_id, actor)
+    stored = FeeTier.objects.get(pk=tier.pk, space=space, retired_at__isnull=True)
+    proposed = FeeTier.objects.get(pk=stored.pk)
+    proposed.name, proposed.fee = name, fee
+    _check_fee_tier(proposed)
+    if (proposed.name, proposed.fee) == (stored.name, stored.fee):
+        stored.economics_change = None
+        return stored
+    change = changes.record_change(
+        space=space,
+        actor=actor,
+        fee_tiers=[_tier_op("change", tier=stored, name=proposed.name, fee=proposed.fee)],
+        reason=reason,
+        scheduled=scheduled,
+    )
+    result = stored if scheduled else proposed
+    if not scheduled:
+        proposed.save()
+    result.economics_change = change
+    return result
 
 
 @transaction.atomic
-def fee_tier_delete(*, tier: FeeTier, actor: Actor) -> None:
-    space = _lock_for_fee_tiers(tier.space_id, actor)
-    tier = FeeTier.objects.get(pk=tier.pk, space=space)
-    try:
-        with transaction.atomic():
+def fee_tier_delete(*, tier: FeeTier, actor: Actor, reason: str = ""):
+    """Remove a tier; returns the ``EconomicsChange`` logged. While players are in the space the
+    removal is announced and happens when the notice period ends (entries then still waiting in
+    the tier get their fees back). A tier that entries or matches used is kept, retired."""
+    space, scheduled = _lock_for_fee_tiers(tier.space_id, actor)
+    tier = FeeTier.objects.get(pk=tier.pk, space=space, retired_at__isnull=True)
+    change = changes.record_change(
+        space=space,
+        actor=actor,
+        fee_tiers=[_tier_op("remove", tier=tier, name=tier.name, fee=tier.fee)],
+        reason=reason,
+        scheduled=scheduled,
+    )
+    if not scheduled:
+        if tier.entries.exists() or tier.matches.exists():
+            tier.retired_at = change.applied_at
+            tier.save(update_fields=["retired_at"])
+        else:
             tier.delete()
-    except ProtectedError:
-        raise SpaceError(
-            f"fee tier {tier.name!r} was used by entries or matches; it cannot be deleted"
-        ) from None
+    return change
 
 
 # --- prompt banks -----------------------------------------------------------------------------
@@ -312,3 +405,10 @@ def prompt_create(
         raise _as_space_error(exc) from None
     prompt.save()
     return prompt
+
+
+# Re-exported: the matchmaker calls ``spaces.services.apply_due_changes(space)`` when it forms a
+# match, and the change log's withdraw button calls ``economics_change_withdraw``.
+apply_due_changes = changes.apply_due_changes
+apply_all_due_changes = changes.apply_all_due_changes
+economics_change_withdraw = changes.economics_change_withdraw

@@ -9,7 +9,10 @@ from agents.inference.base import (
     InferenceBackend,
     InferenceError,
     InferenceUnavailable,
+    ProgressCallback,
+    RowProgress,
     get_backend,
+    stream_every,
 )
 
 __all__ = [
@@ -21,5 +24,8 @@ __all__ = [
     "InferenceBackend",
     "InferenceError",
     "InferenceUnavailable",
+    "ProgressCallback",
+    "RowProgress",
     "get_backend",
+    "stream_every",
 ]

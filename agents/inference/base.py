@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -155,12 +156,36 @@ class Recomputed:
     dtype: str  # the numeric format the model computed in ("float32", "bfloat16"...)
 
 
+@dataclass(frozen=True)
+class RowProgress:
+    """One row's answer while it is being generated: the text so far (decoded and stripped the
+    way the final result's text is) and how many tokens that is."""
+
+    text: str
+    tokens: int
+    done: bool = False  # the row has finished (its stop token, or its token limit)
+
+
+# Called with one RowProgress per request, in order, every ``stream_every()`` tokens (and once
+# more when the generate ends). It runs on the generating thread: it must be quick, and whatever
+# it raises is the caller's business (match_rollout's own callback never raises).
+ProgressCallback = Callable[[list[RowProgress]], None]
+
+
+def stream_every() -> int:
+    """How many tokens between two progress calls (``ARENA_STREAM_EVERY_TOKENS``)."""
+    return max(int(getattr(settings, "ARENA_STREAM_EVERY_TOKENS", 8)), 1)
+
+
 class InferenceBackend(ABC):
     name: str = ""
 
     @abstractmethod
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        """One result per request, in order."""
+    def generate(
+        self, requests: list[GenerationRequest], *, on_progress: ProgressCallback | None = None
+    ) -> list[GenerationResult]:
+        """One result per request, in order. ``on_progress`` (optional) is told every row's
+        text so far every ``stream_every()`` generated tokens, and once at the end."""
 
     def recompute(
         self,

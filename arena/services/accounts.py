@@ -8,10 +8,15 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
 
+from ledger import services as ledger
+
 
 @transaction.atomic
 def user_register(*, username: str, password: str, email: str = "") -> User:
-    return User.objects.create_user(username=username, email=email, password=password)
+    """A new player, with the starter grant of play credits (``ARENA_STARTER_GRANT``)."""
+    user = User.objects.create_user(username=username, email=email, password=password)
+    ledger.starter_grant(user=user)
+    return user
 
 
 def creator_group() -> Group:

@@ -38,8 +38,11 @@ def auto_enter_agents(*, matchmake: bool = True) -> list[Entry]:
     ).select_related("owner", "auto_enter_space", "auto_fee_tier")
     for agent in agents:
         space = agent.auto_enter_space
-        tier = agent.auto_fee_tier or space.fee_tiers.order_by("fee", "name").first()
-        if tier is None or tier.space_id != space.pk:
+        tier = (
+            agent.auto_fee_tier
+            or space.fee_tiers.filter(retired_at__isnull=True).order_by("fee", "name").first()
+        )
+        if tier is None or tier.space_id != space.pk or tier.retired_at is not None:
             continue
         if agent.auto_matches_entered >= agent.auto_max_matches or tier.fee > agent.auto_budget:
             continue

@@ -33,6 +33,8 @@ def _check_can_enter(*, agent: Agent, space: Space, fee_tier: FeeTier) -> None:
         raise ArenaError(f"space {space.slug!r} is {space.status}, not open for entries")
     if fee_tier.space_id != space.pk:
         raise ArenaError(f"fee tier {fee_tier.name!r} is not a tier of space {space.slug!r}")
+    if fee_tier.retired_at is not None:
+        raise ArenaError(f"fee tier {fee_tier.name!r} was removed from space {space.slug!r}")
 
 
 @transaction.atomic
@@ -148,6 +150,15 @@ def entries_return_on_close(space) -> int:
     """A closed space never forms another match: every entry still waiting in it leaves the
     queue with its fee back. Matches already formed play on. Returns how many left."""
     waiting = list(Entry.objects.filter(space=space, status=Entry.Status.QUEUED).order_by("pk"))
+    for entry in waiting:
+        entry_leave(entry=entry)
+    return len(waiting)
+
+
+def entries_return_on_tier_removed(tier) -> int:
+    """A fee tier removed by an economics change forms no more matches: entries still waiting
+    in it leave the queue with their fee back. Returns how many left."""
+    waiting = list(Entry.objects.filter(fee_tier=tier, status=Entry.Status.QUEUED).order_by("pk"))
     for entry in waiting:
         entry_leave(entry=entry)
     return len(waiting)

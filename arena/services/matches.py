@@ -5,21 +5,23 @@ cancelled / failed with every fee returned. One function per step; the Celery ta
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 
 from django.db import transaction
 from django.utils import timezone
 
 from agents.inference import get_backend
+from agents.revisions import revision_record
 from agents.rollout_audit import logprobs_commitment
 from agents.selectors import agent_generation_request
 from arena.hooks import run_on_match_settled
 from arena.models import Match, Seat
 from arena.services import dispatch
 from arena.services.answer_policy import forfeits, rank_by_group, standing_group
-from arena.services.events import publish_match_state
+from arena.services.events import SeatProgressPublisher, publish_match_state
 from arena.services.failures import step_failed
-from arena.services.payouts import split_pot
+from arena.services.payouts import split_pot, terms_for
 from arena.services.steps import S, claim_step, complete_step
 from judges.injection import detect_injection
 from judges.models import Verdict
@@ -63,17 +65,24 @@ def build_requests(match: Match, seats: list[Seat]):
 def match_rollout(*, match_id: int, backend=None) -> bool:
     """Generate every seat's answer in one batched call. Returns True when this call did the
     step. The model runs outside any transaction; its results are stored only if the claim
-    still holds."""
+    still holds. Meanwhile each seat's text so far goes to the match's group (``seat.progress``,
+    ``arena.services.events.SeatProgressPublisher``)."""
     claim = claim_step(match_id=match_id, step="rollout")
     if claim is None:
         return False
     match = _match(match_id)
     publish_match_state(match)
     seats = _seats(match)
+    # The configuration each seat answers with, read from the same agent rows as the requests.
+    revisions = [revision_record(seat.agent) for seat in seats]
     try:
         requests = build_requests(match, seats)
         backend = backend or get_backend()
-        results = backend.generate(requests)
+        # Answers stream to the match page as they are generated (best effort, never raises).
+        progress = SeatProgressPublisher(
+            match_id=match_id, max_new_tokens=[r.settings.max_new_tokens for r in requests]
+        )
+        results = generate_with_progress(backend, requests, progress)
         if len(results) != len(seats):
             raise RuntimeError(f"backend returned {len(results)} answers for {len(seats)} seats")
     except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
@@ -89,8 +98,11 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
             judging_at=now,
         ):
             return False
-        for seat, request, result in zip(seats, requests, results, strict=True):
+        for seat, request, result, revision in zip(
+            seats, requests, results, revisions, strict=True
+        ):
             adapter = seat.agent.current_adapter
+            seat.revision = revision
             seat.text = shape_answer(match.space, result.text)
             seat.violation = answer_violation(match.space, seat.text)
             seat.injection = [finding.as_dict() for finding in detect_injection(seat.text)]
@@ -109,6 +121,19 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
         publish_match_state(match)
         dispatch.enqueue_step(match_id=match_id, status=match.status)
     return True
+
+
+def generate_with_progress(backend, requests, progress):
+    """``backend.generate`` with the progress callback, or without it for a backend whose
+    ``generate`` predates streaming (no ``on_progress`` parameter): its answers then simply
+    appear at the end."""
+    try:
+        parameters = inspect.signature(backend.generate).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "on_progress" in parameters:
+        return backend.generate(requests, on_progress=progress)
+    return backend.generate(requests)
 
 
 def record_rollout_tokens(seat: Seat, request, result, *, backend_name: str) -> None:
@@ -212,9 +237,10 @@ def _settle(*, match_id: int) -> bool:
     space = match.space
     seats = _seats(match)
     escrow = ledger.escrow_account(match.escrow_ref)
-    if space.subsidy:
+    terms = terms_for(match)
+    if terms["subsidy"]:
         ledger.subsidize(
-            escrow_ref=match.escrow_ref, amount=space.subsidy, key=f"match:{match.pk}:subsidy"
+            escrow_ref=match.escrow_ref, amount=terms["subsidy"], key=f"match:{match.pk}:subsidy"
         )
     pot = ledger.balance(escrow)
     ranks = [seat.rank for seat in seats]
@@ -223,9 +249,9 @@ def _settle(*, match_id: int) -> bool:
         pot=pot,
         ranks=ranks,
         forfeit=forfeits([standing_group(seat, policy) for seat in seats]),
-        shares=space.payout_shares,
-        creator_rake_bps=space.creator_rake_bps,
-        platform_rake_bps=space.platform_rake_bps,
+        shares=terms["payout_shares"],
+        creator_rake_bps=terms["creator_rake_bps"],
+        platform_rake_bps=terms["platform_rake_bps"],
     )
     payouts = [
         (ledger.creator_revenue_account(space.creator), split.creator_rake),

@@ -25,12 +25,14 @@ from arena.models import Entry, Match, Seat
 from arena.services import dispatch
 from arena.services.errors import ArenaError
 from arena.services.events import publish_match_state
+from arena.services.payouts import terms_of
 from judges.models import UNRATED_ORDINAL
 from judges.ratings import ordinals
 from ledger import services as ledger
 from spaces.errors import SpaceError
 from spaces.models import FeeTier, Space
 from spaces.selectors import pick_prompt
+from spaces.services import apply_due_changes
 
 logger = logging.getLogger(__name__)
 
@@ -91,12 +93,17 @@ def _derive_seat_seed(match_seed: int, index: int) -> int:
 @transaction.atomic
 def match_form(*, space: Space, fee_tier: FeeTier, entries: list[Entry], seed: int | None = None):
     """Make a match of these waiting entries: seats, prompt, fees into the match's escrow."""
+    # Announced economics changes whose time has come apply first, under the space's row lock,
+    # so no match forms under terms that should have changed (terms_of reads this row).
+    space = apply_due_changes(space)
     seed = secrets.randbits(62) if seed is None else seed
     try:
         prompt = pick_prompt(space=space, seed=seed)
     except SpaceError as exc:
         raise ArenaError(str(exc)) from exc
-    match = Match.objects.create(space=space, fee_tier=fee_tier, prompt=prompt, seed=seed)
+    match = Match.objects.create(
+        space=space, fee_tier=fee_tier, prompt=prompt, seed=seed, terms=terms_of(space)
+    )
     claimed = Entry.objects.filter(
         pk__in=[e.pk for e in entries], status=Entry.Status.QUEUED
     ).update(status=Entry.Status.MATCHED, match=match)

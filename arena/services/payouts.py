@@ -91,3 +91,19 @@ def split_pot(
     split = PotSplit(pot, creator_rake, platform_rake, amounts)
     assert split.total() == pot
     return split
+
+
+def terms_of(space) -> dict:
+    """The economics a match forms under, kept on the match (``Match.terms``): a match settles
+    on the terms it was formed with, whatever the space's creator changes meanwhile."""
+    return {
+        "payout_shares": [str(share) for share in space.payout_shares],
+        "creator_rake_bps": space.creator_rake_bps,
+        "platform_rake_bps": space.platform_rake_bps,
+        "subsidy": space.subsidy,
+    }
+
+
+def terms_for(match) -> dict:
+    """The match's own terms; a match formed before terms were kept settles on the space's."""
+    return match.terms or terms_of(match.space)

@@ -30,7 +30,11 @@ class MeSerializer(serializers.Serializer):
 
 
 class BalanceSerializer(serializers.Serializer):
-    balance = serializers.IntegerField(help_text="spendable credits")
+    balance = serializers.IntegerField(help_text="spendable credits: withdrawable plus play")
+    withdrawable = serializers.IntegerField(help_text="credits that can be withdrawn as ether")
+    play = serializers.IntegerField(
+        help_text="play credits (grants, prizes of play-funded pots): pay fees, never withdrawn"
+    )
     creator_revenue = serializers.IntegerField(help_text="credits earned as a space creator")
 
 
@@ -43,6 +47,7 @@ def _account_label(account: Account) -> str:
 
 
 class TransferSerializer(serializers.ModelSerializer):
+    play = serializers.IntegerField(read_only=True, help_text="how much of the amount was play")
     debit = serializers.SerializerMethodField(help_text="the account the credits left")
     credit = serializers.SerializerMethodField(help_text="the account the credits entered")
     net = serializers.IntegerField(
@@ -51,7 +56,18 @@ class TransferSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Transfer
-        fields = ["id", "created_at", "kind", "amount", "net", "debit", "credit", "memo", "key"]
+        fields = [
+            "id",
+            "created_at",
+            "kind",
+            "amount",
+            "play",
+            "net",
+            "debit",
+            "credit",
+            "memo",
+            "key",
+        ]
 
     def get_debit(self, obj: Transfer) -> str:
         return _account_label(obj.debit)
@@ -83,7 +99,13 @@ class BalanceView(APIView):
             .values_list("balance", flat=True)
             .first()
         )
-        data = {"balance": services.user_balance(request.user), "creator_revenue": revenue or 0}
+        have = services.user_balances(request.user)
+        data = {
+            "balance": have.total,
+            "withdrawable": have.withdrawable,
+            "play": have.play,
+            "creator_revenue": revenue or 0,
+        }
         return Response(BalanceSerializer(data).data)
 
 

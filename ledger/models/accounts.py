@@ -22,8 +22,11 @@ __all__ = [
     "Transfer",
     "Posting",
     "Settlement",
+    "PlaySplit",
     "SOURCE_KINDS",
     "SYSTEM_KINDS",
+    "PLAY_KINDS",
+    "MIXED_KINDS",
     "KEY_MAX_LENGTH",
 ]
 
@@ -31,7 +34,8 @@ KEY_MAX_LENGTH = 200
 
 
 class AccountKind(models.TextChoices):
-    USER = "user", "user balance"
+    USER = "user", "withdrawable balance"
+    PLAY = "play", "play credits"
     ESCROW = "escrow", "escrow"
     CREATOR_REVENUE = "creator_revenue", "creator revenue"
     PLATFORM_REVENUE = "platform_revenue", "platform revenue"
@@ -49,7 +53,14 @@ SYSTEM_KINDS = (
     AccountKind.CHAIN_DEPOSITS,
     AccountKind.PENDING_WITHDRAWALS,
 )
-_OWNED_KINDS = (AccountKind.USER, AccountKind.CREATOR_REVENUE)
+_OWNED_KINDS = (AccountKind.USER, AccountKind.PLAY, AccountKind.CREATOR_REVENUE)
+# Play credits (grants, the starter grant, prizes of play-funded pots) pay fees and training but
+# never become ether. Every credit in these accounts is play; in every account outside these and
+# MIXED_KINDS every credit is withdrawable. Grants is the play source.
+PLAY_KINDS = (AccountKind.PLAY, AccountKind.GRANTS)
+# Pots and revenue mix both: ``Account.play`` says how much of their balance is play, and each
+# transfer's ``play`` says how much of its amount was, so the audit can recompute the part.
+MIXED_KINDS = (AccountKind.ESCROW, AccountKind.CREATOR_REVENUE, AccountKind.PLATFORM_REVENUE)
 
 
 class Account(models.Model):
@@ -63,11 +74,24 @@ class Account(models.Model):
     )
     ref = models.CharField(max_length=100, blank=True, default="", help_text='escrows: "match:12"')
     balance = models.BigIntegerField(default=0, help_text="sum of this account's postings")
+    play = models.BigIntegerField(
+        default=0,
+        help_text="escrows and revenue: the part of the balance that is play credits (0 elsewhere)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
+            # A mixed account's play part lies within its balance; other kinds store none (their
+            # kind alone says whether their credits are play).
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=MIXED_KINDS, play__gte=0, play__lte=models.F("balance"))
+                    | (~Q(kind__in=MIXED_KINDS) & Q(play=0))
+                ),
+                name="ledger_account_play_part",
+            ),
             models.CheckConstraint(
                 condition=Q(balance__gte=0) | Q(kind__in=SOURCE_KINDS),
                 name="ledger_account_balance_nonnegative",
@@ -108,6 +132,21 @@ class Account(models.Model):
     @property
     def is_source(self) -> bool:
         return self.kind in SOURCE_KINDS
+
+    @property
+    def is_mixed(self) -> bool:
+        return self.kind in MIXED_KINDS
+
+    @property
+    def is_play(self) -> bool:
+        return self.kind in PLAY_KINDS
+
+    @property
+    def withdrawable_part(self) -> int:
+        """Credits of this account that are not play (for a mixed account, balance - play)."""
+        if self.is_play:
+            return 0
+        return self.balance - self.play
 
 
 class AppendOnlyQuerySet(models.QuerySet):
@@ -151,6 +190,9 @@ class Transfer(AppendOnlyModel):
         Account, on_delete=models.PROTECT, related_name="credits", help_text="credits enter it"
     )
     amount = models.BigIntegerField()
+    # How much of ``amount`` was play credits: all of it out of or into a play account, none out
+    # of or into a withdrawable one; out of an escrow, its share of the escrow's play part.
+    play = models.BigIntegerField(default=0)
     kind = models.CharField(max_length=32)
     memo = models.CharField(max_length=255, blank=True, default="")
     # sha256 of the canonical JSON of what moves (debit, credit, amount, kind): a retry with the
@@ -163,6 +205,10 @@ class Transfer(AppendOnlyModel):
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__gt=0), name="ledger_transfer_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(play__gte=0, play__lte=models.F("amount")),
+                name="ledger_transfer_play_within_amount",
             ),
             models.CheckConstraint(
                 condition=~Q(debit=models.F("credit")), name="ledger_transfer_distinct_accounts"
@@ -213,3 +259,17 @@ class Settlement(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"settlement {self.key} of {self.escrow} ({self.total})"
+
+
+class PlaySplit(models.Model):
+    """When the ledger began keeping play and withdrawable credits apart (one row, written by
+    the migration that split them). Transfers before ``first_transfer_id`` were made by the old
+    rules (grants credited withdrawable accounts) and are exempt from the audit's play checks;
+    the migration reclassified each user's granted credits as play."""
+
+    first_transfer_id = models.BigIntegerField()
+    reclassified = models.BigIntegerField(default=0, help_text="credits moved into play accounts")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"play credits kept apart from transfer {self.first_transfer_id}"

@@ -22,8 +22,11 @@ def balance(request):
         .values_list("balance", flat=True)
         .first()
     )
+    have = services.user_balances(request.user)
     context = {
-        "balance": services.user_balance(request.user),
+        "balance": have.total,
+        "withdrawable": have.withdrawable,
+        "play": have.play,
         "creator_revenue": revenue,
         "page": page,
     }

@@ -83,7 +83,7 @@ def withdraw(request):
         form = WithdrawForm(initial={"idempotency_key": uuid.uuid4().hex})
     context = {
         "form": form,
-        "balance": ledger_services.user_balance(request.user),
+        "balances": ledger_services.user_balances(request.user),
         "credits_per_ether": settings.CREDITS_PER_ETHER,
         "withdrawals": Withdrawal.objects.filter(user=request.user)[:50],
     }

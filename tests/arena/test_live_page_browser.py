@@ -59,3 +59,32 @@ def test_it_updates_the_open_match_page_as_the_match_runs(
         in page.locator("[data-testid=seat-0]").inner_text()
         + page.locator("[data-testid=seat-1]").inner_text()
     )
+
+
+HOSTILE = '<img src=x onerror="window.pwned=1"> <b>bold</b> 4 and then some more words here'
+
+
+def test_streamed_answers_are_shown_as_text_never_as_markup(
+    page, players, space, tier, agent_factory, settings
+):
+    """An answer is written by an agent: while it streams in (seat.progress), the page puts it in
+    the seat's column as text, so markup in it is shown, not run."""
+    settings.ARENA_STREAM_EVERY_TOKENS = 2
+    settings.ARENA_SCRIPTED_STREAM_DELAY_S = 0.4
+    alice, bob, _ = players
+    match = off_the_page_thread(form_match, space, tier, [alice, bob], agent_factory)
+    page.goto(f"/matches/{match.pk}/")
+    page.wait_for_selector("[data-live-connected=true]", state="attached")
+
+    with use_script([HOSTILE, "4"]), ThreadPoolExecutor(max_workers=1) as pool:
+        rollout = pool.submit(off_the_page_thread, tasks.rollout_match, match.pk)
+        page.wait_for_function(
+            "document.querySelector('[data-testid=seat-0-text]').textContent.includes('<img')"
+        )
+        assert page.locator("[data-seat='0'] img, [data-seat='0'] b").count() == 0
+        assert rollout.result(timeout=60) is True
+    page.wait_for_function(
+        "document.querySelector('[data-testid=match-status]').innerText === 'judging'"
+    )
+    assert page.evaluate("() => window.pwned === undefined")
+    assert page.locator("[data-seat='0'] img, [data-seat='0'] b").count() == 0

@@ -111,9 +111,14 @@ def test_it_pushes_each_state_change_to_the_match_socket(players, space, tier, a
     _, messages = listen_while(
         f"/ws/matches/{match.pk}/",
         run_match,
-        until=lambda seen, _: seen and seen[-1]["payload"]["status"] == "settled",
+        until=lambda seen, _: (
+            seen
+            and seen[-1]["event"] == "match.state"
+            and seen[-1]["payload"]["status"] == "settled"
+        ),
     )
-    seen = [message["payload"]["status"] for message in messages]
+    # The socket also carries the answers as they stream in (seat.progress); the states in order:
+    seen = [m["payload"]["status"] for m in messages if m["event"] == "match.state"]
     assert seen == ["rolling_out", "judging", "settling", "settled"]
 
 
@@ -173,9 +178,32 @@ def test_it_lists_creates_edits_and_forks_agents(client, alice, mallory, tiny_ba
         fork.forked_from_id == agent.pk
         and fork.current_adapter.sha256 == agent.current_adapter.sha256
     )
+    owner_page = client.get(f"/agents/{agent.pk}/").content.decode()
+    assert 'data-testid="agent-edit"' in owner_page and 'data-testid="fork-form"' in owner_page
+
+    # Another player sees the agent's public page: its record, read-only, without the prompt.
     client.force_login(mallory)
-    assert client.get(f"/agents/{agent.pk}/").status_code == 404
+    response = client.get(f"/agents/{agent.pk}/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Scout" in page and "by alice" in page
+    assert "Be brief." not in page and 'data-testid="prompt-private"' in page
+    assert 'data-testid="agent-edit"' not in page and f"/agents/{agent.pk}/edit/" not in page
+    assert 'data-testid="fork-form"' not in page and f"/agents/{agent.pk}/fork/" not in page
+    assert client.get(f"/agents/{agent.pk}/edit/").status_code == 404
     assert client.post(f"/agents/{agent.pk}/fork/", {"name": "Stolen"}).status_code == 404
+    assert not Agent.objects.filter(name="Stolen").exists()
+
+    # Once the owner shares the prompt, others read it; the controls stay the owner's.
+    client.force_login(alice)
+    r = client.post(
+        f"/agents/{agent.pk}/edit/", {**AGENT_FORM, "temperature": "0.2", "share_prompt": "on"}
+    )
+    assert r.status_code == 302
+    client.force_login(mallory)
+    page = client.get(f"/agents/{agent.pk}/").content.decode()
+    assert 'data-testid="agent-prompt"' in page and "Be brief." in page
+    assert 'data-testid="agent-edit"' not in page and 'data-testid="fork-form"' not in page
 
 
 def test_it_lists_open_spaces_on_the_home_page(client, space):

@@ -93,7 +93,10 @@ def test_it_requests_a_withdrawal_and_enqueues_the_send(
     ("body", "expected"),
     [
         ({"to_address": "0x12", "credits": 10, "idempotency_key": "k"}, "not a valid Ethereum"),
-        ({"to_address": "0x" + "11" * 20, "credits": 10**9, "idempotency_key": "k"}, "balance"),
+        (
+            {"to_address": "0x" + "11" * 20, "credits": 10**9, "idempotency_key": "k"},
+            "you have 100 withdrawable credits",
+        ),
         ({"to_address": "0x" + "11" * 20, "credits": 0, "idempotency_key": "k"}, "credits"),
         ({"to_address": "0x" + "11" * 20, "credits": "ten", "idempotency_key": "k"}, "credits"),
         ({"to_address": "0x" + "11" * 20, "credits": 10}, "idempotency_key"),
@@ -105,6 +108,20 @@ def test_it_refuses_a_bad_withdrawal(api, w3, alice, body, expected):
     assert response.status_code == 400
     assert expected in str(response.json()).lower() or expected in str(response.json())
     assert ledger_services.user_balance(alice) == 100
+    assert not Withdrawal.objects.exists()
+
+
+def test_it_refuses_to_withdraw_play_credits(api, w3, alice):
+    ledger_services.deposit_credit(user=alice, amount=100, key="test:seed")
+    ledger_services.grant(user=alice, amount=900, key="test:grant")
+    body = {"to_address": "0x" + "11" * 20, "credits": 101, "idempotency_key": "k"}
+    response = api.post("/api/v1/withdrawals", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "you have 100 withdrawable credits and asked to withdraw 101; "
+        "your 900 play credits cannot be withdrawn"
+    )
+    assert ledger_services.user_balance(alice) == 1000
     assert not Withdrawal.objects.exists()
 
 

@@ -15,8 +15,10 @@ from judges.errors import JudgeConfigError
 from judges.models import Verdict
 from judges.trial import MAX_SAMPLE_CHARS
 from spaces.economics import PLATFORM
+from spaces.forms import in_words
 from spaces.permissions import grant_creator_permissions
 from spaces.services import prompt_create, space_create
+from tests.spaces.studio import editor_data, panel_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -140,12 +142,28 @@ def test_a_bad_panel_shows_the_space_forms_error_and_writes_nothing(client, caro
     assert not_json.context["report"] is None
     assert row_counts() == before and Verdict.objects.count() == 0
 
-    # The space form refuses the same panel with the same words.
+    # The space editor refuses the same mode with the same words (its judges by number); its
+    # rows type a tie margin as a number, so that one cannot go wrong there.
     change = client.post(
-        f"/admin/spaces/space/{space.pk}/change/",
-        {"judge_panel": json.dumps(bad), "title": "Math"},
+        f"/admin/spaces/space/{space.pk}/change/", editor_data(space, **panel_fields(bad))
     )
-    assert change.context["adminform"].form.errors["judge_panel"] == expected.value.messages
+    assert change.context["adminform"].form.errors["judge_panel"] == [
+        in_words(expected.value.messages[0])
+    ]
+
+
+def test_the_editor_sends_its_unsaved_panel_to_the_try_page(client, carol, space):
+    prompt_create(space=space, text="What is 6 * 7?", reference="42")
+    client.force_login(carol)
+    edited = [{"kind": "verifier", "mode": "numeric", "tolerance": "0.5", "weight": 3}]
+    data = {**editor_data(space, **panel_fields(edited)), "from_editor": "1"}
+    page = client.post(url(space), data)
+    assert page.status_code == 200
+    assert json.loads(page.context["form"].initial["panel"]) == edited
+    assert page.context["form"].initial["prompt"] == "What is 6 * 7?"
+    assert page.context["report"] is None and Verdict.objects.count() == 0
+    space.refresh_from_db()
+    assert space.judge_panel != edited  # nothing saved
 
 
 def test_input_the_judges_cannot_take_is_refused_before_anything_runs(client, staff):

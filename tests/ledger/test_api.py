@@ -58,7 +58,12 @@ def test_it_lists_my_linked_wallets(api, alice):
 def test_it_reports_balances_with_a_token(api, carol, history):
     token = Token.objects.create(user=carol)
     api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-    assert api.get("/api/v1/balance").json() == {"balance": 0, "creator_revenue": 10}
+    assert api.get("/api/v1/balance").json() == {
+        "balance": 0,
+        "withdrawable": 0,
+        "play": 0,
+        "creator_revenue": 10,
+    }
 
 
 def test_it_lists_only_my_transfers_newest_first(api, bob, history):
@@ -71,14 +76,21 @@ def test_it_lists_only_my_transfers_newest_first(api, bob, history):
         ("hold", 30, -30),
         ("grant", 100, 100),
     ]
-    assert rows[1]["debit"] == "user:bob" and rows[1]["credit"] == "escrow:match:1"
+    # Granted credits are play credits: the hold and the payout use bob's play account.
+    assert rows[1]["debit"] == "play:bob" and rows[1]["credit"] == "escrow:match:1"
+    assert [r["play"] for r in rows] == [50, 30, 100]
     assert all("alice" not in (r["debit"] + r["credit"]) for r in rows)
 
 
 def test_it_shows_an_outsider_nothing(api, mallory, history):
     api.force_authenticate(mallory)
     assert api.get("/api/v1/transfers").json()["count"] == 0
-    assert api.get("/api/v1/balance").json() == {"balance": 0, "creator_revenue": 0}
+    assert api.get("/api/v1/balance").json() == {
+        "balance": 0,
+        "withdrawable": 0,
+        "play": 0,
+        "creator_revenue": 0,
+    }
 
 
 def test_it_paginates_transfers(api, alice):

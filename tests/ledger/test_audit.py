@@ -44,8 +44,9 @@ def test_it_passes_a_clean_ledger(busy_ledger):
     report = json.loads(out)
     assert code == 0 and report["ok"] is True
     assert report["problems"] == [] and report["sum_of_balances"] == 0
-    assert report["transfers"] == Transfer.objects.count() == 8
-    assert report["postings"] == 16
+    # 9: alice's payout is split, 35 withdrawable and 35 play (the pot was half play).
+    assert report["transfers"] == Transfer.objects.count() == 9
+    assert report["postings"] == 18
 
 
 def test_it_prints_a_human_summary(busy_ledger):
@@ -73,7 +74,7 @@ def test_it_fails_when_a_stored_balance_was_tampered_with(busy_ledger, alice):
     assert checks == {"stored_equals_recomputed", "balances_sum_zero"}
     problem = next(p for p in report["problems"] if p["check"] == "stored_equals_recomputed")
     assert problem["account"] == account.pk
-    assert (problem["stored"], problem["recomputed"]) == (135, 130)
+    assert (problem["stored"], problem["recomputed"]) == (40, 35)
     assert "alice" in problem["message"]
 
 

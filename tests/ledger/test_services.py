@@ -51,7 +51,7 @@ def test_it_grants_credits_with_two_postings(alice):
     assert ledger.balance(ledger.system_account("grants")) == -500
     assert made.kind == "grant" and made.memo == "welcome" and made.amount == 500
     postings = sorted(made.postings.values_list("account__kind", "amount"))
-    assert postings == [("grants", -500), ("user", 500)]
+    assert postings == [("grants", -500), ("play", 500)]  # granted credits are play credits
 
 
 def test_it_applies_a_key_once_and_returns_the_first_transfer(alice):
@@ -75,7 +75,7 @@ def test_it_refuses_a_reused_key_with_other_content(alice, bob):
 
 
 def test_it_moves_credits_between_users(alice, bob):
-    ledger.grant(user=alice, amount=100, key="g")
+    ledger.deposit_credit(user=alice, amount=100, key="g")
     a, b = ledger.user_account(alice), ledger.user_account(bob)
     made = ledger.transfer(debit=a, credit=b, amount=60, key="t", kind="gift", memo="thanks")
     assert (ledger.user_balance(alice), ledger.user_balance(bob)) == (40, 60)
@@ -84,14 +84,14 @@ def test_it_moves_credits_between_users(alice, bob):
 
 
 def test_it_refuses_an_overdraft_and_moves_nothing(alice, bob):
-    ledger.grant(user=alice, amount=100, key="g")
+    ledger.deposit_credit(user=alice, amount=100, key="g")
     a, b = ledger.user_account(alice), ledger.user_account(bob)
     before = snapshot()
     with pytest.raises(InsufficientFunds, match="holds 100 credits, 101 are needed"):
         ledger.transfer(debit=a, credit=b, amount=101, key="t", kind="gift")
     assert snapshot() == before
     # The key was not consumed: once funded, the same call goes through.
-    ledger.grant(user=alice, amount=1, key="g2")
+    ledger.deposit_credit(user=alice, amount=1, key="g2")
     ledger.transfer(debit=a, credit=b, amount=101, key="t", kind="gift")
     assert ledger.user_balance(bob) == 101
 

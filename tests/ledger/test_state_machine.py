@@ -1,7 +1,13 @@
 """Random sequences of ledger operations, retries included, against a plain-Python model.
 
-After every step: balances equal the model's, the audit holds (stored = recomputed, sums to zero,
-nobody negative), and every key applied so far maps to exactly one transfer.
+The model keeps play and withdrawable credits apart by the rules of issue #10, written out here
+independently of the ledger: grants are play, deposits withdrawable, holds spend play first,
+releases carry ceil(amount * play / pot) play, settlements split the pot's play part by largest
+remainder, and only withdrawable credits are withdrawn.
+
+After every step: balances and play parts equal the model's, the audit holds (stored =
+recomputed, sums to zero, nobody negative, play kept apart), and every key applied so far maps to
+exactly one movement.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ class LedgerMachine(RuleBasedStateMachine):
         run = next(counter)
         self.users = [get_user_model().objects.create_user(f"sm{run}u{i}") for i in range(USERS)]
         self.expected: dict[int, int] = {}  # account pk -> balance
+        self.expected_play: dict[int, int] = {}  # mixed account pk -> its play part
         self.done: list[tuple[str, object, dict, object]] = []  # (key, fn, kwargs, result)
         self.keys = 0
 
@@ -54,9 +61,24 @@ class LedgerMachine(RuleBasedStateMachine):
         self.keys += 1
         return f"k{self.keys}"
 
-    def move(self, debit: Account, credit: Account, amount: int) -> None:
+    def move(self, debit: Account, credit: Account, amount: int, play: int = 0) -> None:
         self.expected[debit.pk] = self.expected.get(debit.pk, 0) - amount
         self.expected[credit.pk] = self.expected.get(credit.pk, 0) + amount
+        for account, sign in ((debit, -1), (credit, 1)):
+            if account.is_mixed:
+                self.expected_play[account.pk] = self.expected_play.get(account.pk, 0) + sign * play
+
+    def bal(self, account: Account) -> int:
+        return self.expected.get(account.pk, 0)
+
+    def play_of(self, account: Account) -> int:
+        return self.expected_play.get(account.pk, 0)
+
+    def wallet(self, user: int) -> Account:
+        return ledger.user_account(self.users[user])
+
+    def play(self, user: int) -> Account:
+        return ledger.play_account(self.users[user])
 
     def escrow_kwargs(self, user: int, escrow: str, amount: int) -> dict:
         """A hold's or a release's arguments, under a new key."""
@@ -84,26 +106,61 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(user=st.integers(0, USERS - 1), amount=amounts)
     def grant(self, user, amount):
         kwargs = {"user": self.users[user], "amount": amount, "key": self.new_key()}
-        debit, credit = ledger.system_account("grants"), ledger.user_account(self.users[user])
+        debit, credit = ledger.system_account("grants"), self.play(user)
         self.attempt(ledger.grant, kwargs, debit, credit, amount)
+
+    @rule(user=st.integers(0, USERS - 1), amount=amounts)
+    def deposit(self, user, amount):
+        kwargs = {"user": self.users[user], "amount": amount, "key": self.new_key()}
+        debit, credit = ledger.system_account("chain_deposits"), self.wallet(user)
+        self.attempt(ledger.deposit_credit, kwargs, debit, credit, amount)
+
+    @rule(user=st.integers(0, USERS - 1), amount=amounts)
+    def withdraw(self, user, amount):
+        kwargs = {"user": self.users[user], "amount": amount, "key": self.new_key()}
+        debit, credit = self.wallet(user), ledger.system_account("pending_withdrawals")
+        self.attempt(ledger.withdraw_debit, kwargs, debit, credit, amount)
 
     @rule(user=st.integers(0, USERS - 1), escrow=st.sampled_from(ESCROWS), amount=amounts)
     def hold(self, user, escrow, amount):
         kwargs = self.escrow_kwargs(user, escrow, amount)
-        debit, credit = ledger.user_account(self.users[user]), ledger.escrow_account(escrow)
-        self.attempt(ledger.hold, kwargs, debit, credit, amount)
+        wallet, play, pot = self.wallet(user), self.play(user), ledger.escrow_account(escrow)
+        from_play = min(amount, self.bal(play))
+        if amount - from_play > self.bal(wallet):
+            with pytest.raises(InsufficientFunds):
+                ledger.hold(**kwargs)
+            return
+        result = ledger.hold(**kwargs)
+        if from_play:
+            self.move(play, pot, from_play, from_play)
+        if amount - from_play:
+            self.move(wallet, pot, amount - from_play)
+        self.done.append((kwargs["key"], ledger.hold, kwargs, result))
 
     @rule(user=st.integers(0, USERS - 1), escrow=st.sampled_from(ESCROWS), amount=amounts)
     def release(self, user, escrow, amount):
         kwargs = self.escrow_kwargs(user, escrow, amount)
-        debit, credit = ledger.escrow_account(escrow), ledger.user_account(self.users[user])
-        self.attempt(ledger.release, kwargs, debit, credit, amount)
+        pot = ledger.escrow_account(escrow)
+        if self.bal(pot) < amount:
+            with pytest.raises(InsufficientFunds):
+                ledger.release(**kwargs)
+            return
+        result = ledger.release(**kwargs)
+        play = -(-amount * self.play_of(pot) // self.bal(pot))  # rounded up, toward play
+        if play:
+            self.move(pot, self.play(user), play, play)
+        if amount - play:
+            self.move(pot, self.wallet(user), amount - play)
+        self.done.append((kwargs["key"], ledger.release, kwargs, result))
 
     @rule(escrow=st.sampled_from(ESCROWS), amount=amounts)
     def subsidize(self, escrow, amount):
         kwargs = {"escrow_ref": escrow, "amount": amount, "key": self.new_key()}
         debit, credit = ledger.system_account("grants"), ledger.escrow_account(escrow)
-        self.attempt(ledger.subsidize, kwargs, debit, credit, amount)
+        if self.can_pay(debit, amount):
+            result = ledger.subsidize(**kwargs)
+            self.move(debit, credit, amount, amount)
+            self.done.append((kwargs["key"], ledger.subsidize, kwargs, result))
 
     @rule(a=st.integers(0, USERS - 1), b=st.integers(0, USERS - 1), amount=amounts)
     def transfer(self, a, b, amount):
@@ -133,9 +190,24 @@ class LedgerMachine(RuleBasedStateMachine):
         payouts = list(zip(payees, amounts_, strict=True))
         kwargs = {"escrow_ref": escrow, "payouts": payouts, "key": self.new_key()}
         made = ledger.settle(**kwargs)
-        for payee, amount in payouts:
-            if amount:
-                self.move(account, payee, amount)
+        # The pot's play part, split by largest remainder (ties: the earlier payout).
+        play = self.play_of(account)
+        exact = [(a * play // pot, a * play % pot) if pot else (0, 0) for a in amounts_]
+        parts = [whole for whole, _ in exact]
+        order = sorted(range(len(exact)), key=lambda i: (-exact[i][1], i))
+        for i in order[: play - sum(parts)]:
+            parts[i] += 1
+        for index, ((payee, amount), part) in enumerate(zip(payouts, parts, strict=True)):
+            if not amount:
+                continue
+            if payee.kind == "user":
+                user = index  # the users are the first payees, in order
+                if part:
+                    self.move(account, self.play(user), part, part)
+                if amount - part:
+                    self.move(account, payee, amount - part)
+            else:
+                self.move(account, payee, amount, part)
         assert len(made) == sum(1 for _, amount in payouts if amount)
         self.done.append((kwargs["key"], ledger.settle, kwargs, made))
 
@@ -176,6 +248,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert sum(stored.values()) == 0
 
     @invariant()
+    def play_parts_match_the_model(self):
+        stored = dict(Account.objects.filter(play__gt=0).values_list("pk", "play"))
+        expected = {pk: value for pk, value in self.expected_play.items() if value}
+        assert stored == expected
+
+    @invariant()
     def audit_holds(self):
         report = audit_ledger()
         assert report["ok"], report["problems"]
@@ -184,11 +262,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def each_key_applied_once(self):
         keys = set(Transfer.objects.values_list("key", flat=True))
         assert len(keys) == Transfer.objects.count()
-        for key, _, _, result in self.done:
+        for _key, _, _, result in self.done:
             if isinstance(result, list):
                 assert all(t.key in keys for t in result)
             else:
-                assert key in keys
+                assert result.key in keys
 
 
 @pytest.mark.django_db

@@ -39,6 +39,7 @@ def test_the_defaults_are_the_documented_limits(production_rate_limits):
         "withdrawal": "10/hour",
         "preferences_export": "30/hour",
         "training": "10/min",
+        "practice": "10/min",
     }
     assert parse_rate("10/hour") == (10, 3600)
     assert django_settings.REST_FRAMEWORK["NUM_PROXIES"] == 0  # X-Forwarded-For not trusted

@@ -31,7 +31,8 @@ def test_it_gives_every_same_key_caller_the_winners_transfer(tmp_path):
     # One payer per round, each funded for exactly one transfer.
     payers = [users.create_user(f"payer{r}") for r in range(ROUNDS)]
     for payer in payers:
-        ledger.grant(user=payer, amount=AMOUNT, key=f"fund:{payer.pk}")
+        # Withdrawable credits: the race moves them between withdrawable accounts.
+        ledger.deposit_credit(user=payer, amount=AMOUNT, key=f"fund:{payer.pk}")
     payee = ledger.user_account(users.create_user("payee"))
     debits = ",".join(str(ledger.user_account(p).pk) for p in payers)
 

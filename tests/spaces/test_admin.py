@@ -11,6 +11,7 @@ from spaces.hooks import register_space_summary, unregister_space_summary
 from spaces.models import Prompt, Space
 from spaces.services import prompt_create
 from tests.spaces.conftest import make_space
+from tests.spaces.studio import economics_fields, panel_fields, rule_fields
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.spaces.urls")]
 
@@ -36,13 +37,12 @@ def space_form(**overrides) -> dict:
         "title": "Haiku",
         "description": "Seventeen syllables",
         "task_kind": "open",
-        "rules": json.dumps({"answer_format": "free", "max_chars": 200}),
-        "judge_panel": json.dumps([{"kind": "pairwise-llm"}]),
+        **rule_fields({"answer_format": "free", "max_chars": 200}),
+        **panel_fields([{"kind": "pairwise-llm"}]),
         "agents_per_match": "3",
-        "payout_shares": json.dumps(["0.7", "0.3"]),
-        "creator_rake_bps": "300",
-        "platform_rake_bps": "500",
-        "subsidy": "0",
+        **economics_fields(
+            shares=["0.7", "0.3"], creator_rake_bps=300, platform_rake_bps=500, subsidy=0
+        ),
         "heldout_fraction": "0.1",
         "fee_tiers-TOTAL_FORMS": "1",
         "fee_tiers-INITIAL_FORMS": "0",
@@ -107,18 +107,18 @@ def test_it_shows_rule_errors_in_the_admin_form_and_saves_nothing(client, carol)
     response = client.post(
         "/admin/spaces/space/add/",
         space_form(
-            payout_shares=json.dumps(["0.7", "0.2"]),
-            rules=json.dumps({"answer_format": "poem"}),
-            judge_panel=json.dumps([{"kind": "verifier", "mode": "exact"}]),
-            creator_rake_bps="4800",
+            payout_share_2="20",
+            answer_format="poem",
+            **panel_fields([{"kind": "verifier", "mode": "exact"}]),
+            creator_rake="48",
         ),
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert "sum to exactly 1" in str(errors["payout_shares"])
-    assert "answer_format" in str(errors["rules"])
+    assert "must add up to exactly 100%" in str(errors["payout_share_1"])
+    assert "poem is not one of the available choices" in str(errors["answer_format"])
     assert "reference answers" in str(errors["judge_panel"])
-    assert "5000" in str(errors["creator_rake_bps"])
+    assert "at most 50%" in str(errors["creator_rake"])
     assert not Space.objects.exists()
 
 
@@ -133,8 +133,14 @@ def test_it_lets_a_creator_edit_her_space_but_not_its_owner_or_status(
         slug="math",
         title="Arithmetic",
         task_kind="verifiable",
-        judge_panel=json.dumps(math_space.judge_panel),
-        rules=json.dumps(math_space.rules),
+        **panel_fields(math_space.judge_panel),
+        **rule_fields(math_space.rules),
+        **economics_fields(
+            shares=math_space.payout_shares,
+            creator_rake_bps=math_space.creator_rake_bps,
+            platform_rake_bps=math_space.platform_rake_bps,
+            subsidy=math_space.subsidy,
+        ),
         creator=str(dave.pk),
         status="open",
         **{"fee_tiers-TOTAL_FORMS": "0"},

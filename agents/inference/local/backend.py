@@ -21,7 +21,10 @@ from agents.inference.base import (
     GenerationResult,
     InferenceBackend,
     InferenceError,
+    ProgressCallback,
     Recomputed,
+    RowProgress,
+    stream_every,
 )
 from agents.inference.local import cache
 from agents.inference.local.sampling import PerRowSampler
@@ -30,14 +33,26 @@ from agents.inference.local.sampling import PerRowSampler
 class LocalBackend(InferenceBackend):
     name = "local"
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    def generate(
+        self, requests: list[GenerationRequest], *, on_progress: ProgressCallback | None = None
+    ) -> list[GenerationResult]:
         groups: dict[str, list[int]] = defaultdict(list)
         for index, request in enumerate(requests):
             groups[cache.resolve_base_path(request.base_model)].append(index)
         results: list[GenerationResult | None] = [None] * len(requests)
+        # Rows of other base models (their own generate) report what they have so far: nothing
+        # before their turn, their final text after it.
+        latest = [RowProgress(text="", tokens=0) for _ in requests]
         for path, indexes in groups.items():
+            group_progress = None
+            if on_progress is not None:
+                group_progress = _merged_progress(latest, indexes, on_progress)
             with cache.model_lock:
-                batch = generate_batch(cache.get_model(path), [requests[i] for i in indexes])
+                batch = generate_batch(
+                    cache.get_model(path),
+                    [requests[i] for i in indexes],
+                    on_progress=group_progress,
+                )
             for index, result in zip(indexes, batch, strict=True):
                 results[index] = result
         return results
@@ -66,6 +81,19 @@ class LocalBackend(InferenceBackend):
         )
 
 
+def _merged_progress(
+    latest: list[RowProgress], indexes: list[int], on_progress: ProgressCallback
+) -> ProgressCallback:
+    """A group's progress, put in its rows' places among every row of the call."""
+
+    def report(rows: list[RowProgress]) -> None:
+        for index, row in zip(indexes, rows, strict=True):
+            latest[index] = row
+        on_progress(list(latest))
+
+    return report
+
+
 def _eos_ids(loaded: cache.LoadedModel) -> list[int]:
     eos = loaded.base.generation_config.eos_token_id
     if eos is None:
@@ -87,10 +115,16 @@ def encode_prompts(loaded: cache.LoadedModel, conversations: list[list[dict]]):
 
 
 def generate_batch(
-    loaded: cache.LoadedModel, requests: list[GenerationRequest], *, ignore_eos: bool = False
+    loaded: cache.LoadedModel,
+    requests: list[GenerationRequest],
+    *,
+    ignore_eos: bool = False,
+    on_progress: ProgressCallback | None = None,
+    every: int | None = None,
 ) -> list[GenerationResult]:
     """One generate for all ``requests`` (same base model). ``ignore_eos`` (benchmarks) makes
-    every row produce exactly its max_new_tokens."""
+    every row produce exactly its max_new_tokens. ``on_progress`` gets every row's text so far
+    every ``every`` steps (default ``stream_every()``; ``streaming.BatchProgressStreamer``)."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
 
@@ -119,6 +153,16 @@ def generate_batch(
     kwargs = {}
     if loaded.peft is not None:
         kwargs["adapter_names"] = adapter_names
+    if on_progress is not None:
+        from agents.inference.local.streaming import BatchProgressStreamer
+
+        kwargs["streamer"] = BatchProgressStreamer(
+            on_progress=on_progress,
+            decode=lambda tokens: completion_text(loaded, tokens),
+            eos_ids=eos_ids,
+            limits=[r.settings.max_new_tokens for r in requests],
+            every=every or stream_every(),
+        )
     with torch.inference_mode():
         output = loaded.model.generate(
             **encoded,

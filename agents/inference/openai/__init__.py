@@ -11,6 +11,10 @@ be readable by the server, e.g. shared storage) and retry once.
 Sampling settings go per request: temperature, top_p, max_tokens and seed are standard;
 top_k and repetition_penalty are vLLM's extra parameters (``extra_body``).
 
+Streaming (``on_progress``): each row asks for a streamed completion (server-sent events, with
+the usage in the last chunk); a row's text so far is reported every ``stream_every()`` chunks
+(vLLM sends about one token per chunk), every row's latest text in each call.
+
 Failures: the SDK retries timeouts, connection errors, 408/409/429 and 5xx (``MAX_RETRIES``, with
 backoff); what still fails after that raises ``InferenceUnavailable`` (transient: try later). Any
 other refusal (401, 400, an adapter the server cannot load...) raises ``InferenceError``.
@@ -18,6 +22,7 @@ other refusal (401, 400, an adapter the server cannot load...) raises ``Inferenc
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +36,9 @@ from agents.inference.base import (
     InferenceBackend,
     InferenceError,
     InferenceUnavailable,
+    ProgressCallback,
+    RowProgress,
+    stream_every,
 )
 from agents.model_store import DEFAULT_MODEL_NAME
 
@@ -66,40 +74,53 @@ class OpenAIBackend(InferenceBackend):
             max_retries=max_retries,
         )
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+    def generate(
+        self, requests: list[GenerationRequest], *, on_progress: ProgressCallback | None = None
+    ) -> list[GenerationResult]:
         if not requests:
             return []
+        progress = _Progress(len(requests), on_progress) if on_progress is not None else None
         with ThreadPoolExecutor(len(requests)) as pool:
-            return list(pool.map(self._one, requests))
+            return list(
+                pool.map(lambda row: self._one(row[1], row[0], progress), enumerate(requests))
+            )
 
-    def _one(self, request: GenerationRequest) -> GenerationResult:
+    def _one(
+        self, request: GenerationRequest, row: int = 0, progress: _Progress | None = None
+    ) -> GenerationResult:
         started = time.perf_counter()
         try:
             try:
-                completion = self._complete(request)
+                completion = self._complete(request, row, progress)
             except openai.NotFoundError:
                 if request.adapter is None:
                     raise
                 self._load_adapter(request)
-                completion = self._complete(request)
+                completion = self._complete(request, row, progress)
         except openai.APIError as exc:
             raise _translate(exc) from exc
         return _parse(completion, started)
 
-    def _complete(self, request: GenerationRequest):
+    def _complete(self, request: GenerationRequest, row: int, progress: _Progress | None):
         s = request.settings
         extra = {"repetition_penalty": s.repetition_penalty}
         if s.top_k:
             extra["top_k"] = s.top_k
-        return self.client.chat.completions.create(
-            model=_model_name(request),
-            messages=request.messages,
-            max_tokens=s.max_new_tokens,
-            temperature=s.temperature,
-            top_p=s.top_p,
-            seed=request.seed & ((1 << 63) - 1),
-            extra_body=extra,
+        options = {
+            "model": _model_name(request),
+            "messages": request.messages,
+            "max_tokens": s.max_new_tokens,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "seed": request.seed & ((1 << 63) - 1),
+            "extra_body": extra,
+        }
+        if progress is None:
+            return self.client.chat.completions.create(**options)
+        chunks = self.client.chat.completions.create(
+            **options, stream=True, stream_options={"include_usage": True}
         )
+        return _collect(chunks, row, progress)
 
     def _load_adapter(self, request: GenerationRequest) -> None:
         body = {"lora_name": request.adapter.name, "lora_path": request.adapter.path}
@@ -112,6 +133,60 @@ class OpenAIBackend(InferenceBackend):
             raise InferenceError(
                 f"server could not load adapter {request.adapter.name}: {_body_text(exc)}"
             ) from exc
+
+
+class _Progress:
+    """Every row's latest text, reported together; rows stream on their own threads."""
+
+    def __init__(self, rows: int, on_progress: ProgressCallback):
+        self.rows = [RowProgress(text="", tokens=0) for _ in range(rows)]
+        self.on_progress = on_progress
+        self.every = stream_every()
+        self.lock = threading.Lock()
+
+    def update(self, row: int, text: str, tokens: int, *, done: bool = False) -> None:
+        if not done and tokens % self.every:
+            return
+        with self.lock:
+            self.rows[row] = RowProgress(text=text.strip(), tokens=tokens, done=done)
+            self.on_progress(list(self.rows))
+
+
+class _Streamed:
+    """A streamed completion put back together in the shape ``_parse`` reads."""
+
+    class _Message:
+        def __init__(self, content: str):
+            self.content = content
+
+    class _Choice:
+        def __init__(self, content: str, finish_reason: str | None):
+            self.message = _Streamed._Message(content)
+            self.finish_reason = finish_reason
+
+    def __init__(self, content: str, finish_reason: str | None, usage):
+        self.choices = [self._Choice(content, finish_reason)]
+        self.usage = usage
+
+
+def _collect(chunks, row: int, progress: _Progress) -> _Streamed:
+    parts: list[str] = []
+    finish, usage, pieces = None, None, 0
+    for chunk in chunks:
+        if getattr(chunk, "usage", None) is not None:
+            usage = chunk.usage
+        for choice in chunk.choices or ():
+            delta = getattr(choice.delta, "content", None)
+            if delta:
+                parts.append(delta)
+                pieces += 1
+                progress.update(row, "".join(parts), pieces)
+            if choice.finish_reason:
+                finish = choice.finish_reason
+    text = "".join(parts)
+    tokens = int(usage.completion_tokens) if usage is not None else pieces
+    progress.update(row, text, tokens, done=True)
+    return _Streamed(text, finish, usage)
 
 
 def _model_name(request: GenerationRequest) -> str:

@@ -4,16 +4,30 @@ Answers come from, in order: the ``answers`` given to the constructor, the proce
 with ``use_script()`` (a context manager, for tests), or a default deterministic answer built from
 the request's seed and adapter. A "token" here is a whitespace-separated word, so
 ``max_new_tokens`` truncates like a real backend and sets ``finish_reason="length"``.
+
+Streaming: with ``on_progress``, every row's words come out ``stream_every()`` at a time, all
+rows in step (as one batched generate fills them), with ``ARENA_SCRIPTED_STREAM_DELAY_S`` seconds
+between two chunks, so tests and demos can watch answers fill in.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from agents.inference.base import GenerationRequest, GenerationResult, InferenceBackend
+from django.conf import settings
+
+from agents.inference.base import (
+    GenerationRequest,
+    GenerationResult,
+    InferenceBackend,
+    ProgressCallback,
+    RowProgress,
+    stream_every,
+)
 
 Script = Sequence[str] | Callable[[GenerationRequest, int], str]
 
@@ -52,12 +66,19 @@ class ScriptedBackend(InferenceBackend):
             return script(request, index)
         return script[index % len(script)]
 
-    def generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
-        results = []
+    def generate(
+        self, requests: list[GenerationRequest], *, on_progress: ProgressCallback | None = None
+    ) -> list[GenerationResult]:
+        started = time.perf_counter()
+        rows = []
         for index, request in enumerate(requests):
-            started = time.perf_counter()
             words = self._answer(request, index).split(" ")
-            limit = request.settings.max_new_tokens
+            rows.append((words, request.settings.max_new_tokens))
+        if on_progress is not None:
+            _stream([words[:limit] for words, limit in rows], on_progress)
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        results = []
+        for request, (words, limit) in zip(requests, rows, strict=True):
             finish = "length" if len(words) > limit else "stop"
             prompt_tokens = sum(len(m["content"].split()) for m in request.messages)
             results.append(
@@ -66,7 +87,38 @@ class ScriptedBackend(InferenceBackend):
                     prompt_tokens=prompt_tokens,
                     completion_tokens=min(len(words), limit),
                     finish_reason=finish,
-                    latency_ms=int((time.perf_counter() - started) * 1000),
+                    latency_ms=latency_ms,
                 )
             )
         return results
+
+
+def stream_delay_s() -> float:
+    """Seconds between two chunks. The setting, or (for worker processes started by tests
+    before the setting exists there) the environment variable of the same name."""
+    value = getattr(settings, "ARENA_SCRIPTED_STREAM_DELAY_S", None)
+    if value is None:
+        value = os.environ.get("ARENA_SCRIPTED_STREAM_DELAY_S") or 0
+    return max(float(value), 0.0)
+
+
+def _stream(rows: list[list[str]], on_progress: ProgressCallback) -> None:
+    """Every row's words, ``stream_every()`` at a time, all rows in step; the last call has
+    every row done."""
+    every, delay = stream_every(), stream_delay_s()
+    longest = max((len(words) for words in rows), default=0)
+    sent = 0
+    while sent < longest:
+        if sent and delay:
+            time.sleep(delay)
+        sent = min(sent + every, longest)
+        on_progress(
+            [
+                RowProgress(
+                    text=" ".join(words[:sent]),
+                    tokens=min(sent, len(words)),
+                    done=sent >= len(words),
+                )
+                for words in rows
+            ]
+        )
