@@ -279,10 +279,6 @@ def move_creator_revenue(model_admin, request):
     back = request.POST.get("next") or reverse("admin:spaces_space_changelist")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("admin:spaces_space_changelist")
-    move = getattr(ledger, "creator_revenue_withdraw", None)
-    if move is None:  # requested from the ledger's owner; until then say so, move nothing
-        model_admin.message_user(request, "Moving revenue is not available yet.", messages.WARNING)
-        return HttpResponseRedirect(back)
     text = (request.POST.get("amount") or "").strip()
     if not text.isdigit() or int(text) < 1:
         model_admin.message_user(
@@ -290,7 +286,9 @@ def move_creator_revenue(model_admin, request):
         )
         return HttpResponseRedirect(back)
     try:
-        move(user=request.user, amount=int(text), key=f"creator-revenue:{uuid.uuid4()}")
+        ledger.creator_revenue_withdraw(
+            user=request.user, amount=int(text), key=f"creator-revenue:{uuid.uuid4()}"
+        )
     except LedgerError as exc:
         model_admin.message_user(request, f"Nothing moved: {exc}", messages.ERROR)
     else:

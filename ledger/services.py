@@ -65,6 +65,7 @@ __all__ = [
     "starter_grant",
     "hold",
     "release",
+    "creator_revenue_withdraw",
     "subsidize",
     "settle",
     "deposit_credit",
@@ -540,6 +541,37 @@ def release(*, user, escrow_ref: str, amount: int, key: str) -> Transfer:
         memo=f"released from {escrow_ref}",
     )
     return legs[0]
+
+
+@transaction.atomic
+def creator_revenue_withdraw(*, user, amount: int, key: str) -> list[Transfer]:
+    """Move ``amount`` of a creator's revenue to her own balances, keeping its mix: the revenue
+    account's share of play credits goes to her play account (``<key>~play``), the rest to her
+    withdrawable account, from where it is withdrawn like any deposit. Exactly once per key;
+    InsufficientFunds when the revenue holds less."""
+    _check_amount(amount)
+    _check_split_key(key)
+    wallet, play = user_account(user), play_account(user)
+    revenue = creator_revenue_account(user)
+    kind = "creator_revenue"
+    pairs = {(revenue.pk, wallet.pk), (revenue.pk, play.pk)}
+    if _split_replay(key, amount=amount, kind=kind, pairs=pairs) is not None:
+        return list(Transfer.objects.filter(key__in=[key, key + PLAY_KEY_SUFFIX]))
+    locked = _lock([wallet.pk, play.pk, revenue.pk])
+    if _split_replay(key, amount=amount, kind=kind, pairs=pairs) is not None:
+        return list(Transfer.objects.filter(key__in=[key, key + PLAY_KEY_SUFFIX]))
+    held = locked[revenue.pk]
+    if held.balance < amount:
+        raise InsufficientFunds(f"your creator revenue holds {held.balance} credits, not {amount}")
+    return _pay_user_legs(
+        source=revenue,
+        user=user,
+        amount=amount,
+        play=_share(amount, held.play, held.balance),
+        key=key,
+        kind=kind,
+        memo="creator revenue moved to the creator's balance",
+    )
 
 
 @transaction.atomic

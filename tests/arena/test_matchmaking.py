@@ -109,4 +109,4 @@ def test_it_leaves_nothing_half_made_when_formation_fails(players, carol, agent_
     entry_create(agent=agent_factory(bob), space=space, fee_tier=tier, key="b")
     assert Match.objects.count() == 0
     assert Entry.objects.filter(status="queued").count() == 2
-    assert ledger.balance(ledger.user_account(bob)) == 10_000 - 100
+    assert ledger.user_balance(bob) == 10_000 - 100

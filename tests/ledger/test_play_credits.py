@@ -290,3 +290,43 @@ def test_a_zero_starter_grant_grants_nothing(settings):
     user = user_register(username="newbie2", password="a-long-pass-123")
     assert ledger.starter_grant(user=user) is None
     assert parts(user) == (0, 0)
+
+
+# --- creator revenue back to the creator's balances -----------------------------------------
+
+
+def test_creator_revenue_moves_to_the_creators_balances_with_its_mix(alice, bob, carol):
+    """A pot of one play fee and one withdrawable fee pays the creator a rake of both kinds;
+    moving it keeps the kinds apart: only the withdrawable part can then be withdrawn."""
+    fund(alice, play=100)
+    fund(bob, withdrawable=100)
+    ledger.hold(user=alice, escrow_ref="match:1", amount=100, key="h:a")
+    ledger.hold(user=bob, escrow_ref="match:1", amount=100, key="h:b")
+    revenue = ledger.creator_revenue_account(carol)
+    ledger.settle(
+        escrow_ref="match:1",
+        payouts=[(revenue, 20), (ledger.user_account(bob), 180)],
+        key="s:1",
+    )
+    revenue.refresh_from_db()
+    assert (revenue.balance, revenue.play) == (20, 10)
+
+    legs = ledger.creator_revenue_withdraw(user=carol, amount=20, key="rev:1")
+
+    assert sorted(t.amount for t in legs) == [10, 10]
+    assert parts(carol) == (10, 10)
+    assert ledger.balance(revenue) == 0
+    # Exactly once per key: a retry moves nothing more.
+    ledger.creator_revenue_withdraw(user=carol, amount=20, key="rev:1")
+    assert parts(carol) == (10, 10)
+    with pytest.raises(IdempotencyConflict):
+        ledger.creator_revenue_withdraw(user=carol, amount=5, key="rev:1")
+    assert_audit_ok()
+
+
+def test_moving_more_revenue_than_earned_moves_nothing(carol):
+    before = Transfer.objects.count()
+    with pytest.raises(InsufficientFunds, match="creator revenue holds 0"):
+        ledger.creator_revenue_withdraw(user=carol, amount=1, key="rev:too-much")
+    assert Transfer.objects.count() == before
+    assert parts(carol) == (0, 0)

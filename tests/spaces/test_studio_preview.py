@@ -58,3 +58,24 @@ def test_the_editor_shows_the_preview_box_and_the_creator_revenue(client, carol)
     assert 'id="studio-payout-preview"' in page and PREVIEW in page
     assert "revenue account holds <strong>0 credits</strong>" in page
     assert "Move to my balance" in page
+
+
+def test_the_creator_moves_revenue_to_her_balance_and_a_bad_amount_moves_nothing(client, carol):
+    from ledger import services as ledger
+
+    ledger.grant(user=carol, amount=30, key="fund-carol")
+    ledger.hold(user=carol, escrow_ref="match:77", amount=30, key="hold-carol")
+    revenue = ledger.creator_revenue_account(carol)
+    ledger.settle(escrow_ref="match:77", payouts=[(revenue, 30)], key="settle-77")
+    client.force_login(carol)
+    move = "/admin/spaces/space/studio/move-revenue/"
+
+    refused = client.post(move, {"amount": "31"}, follow=True)
+    assert "Nothing moved: your creator revenue holds 30 credits, not 31" in refused.text
+    assert ledger.balance(revenue) == 30
+    assert "Amount: enter a whole number" in client.post(move, {"amount": "x"}, follow=True).text
+
+    client.post(move, {"amount": "30"})
+    assert ledger.balance(revenue) == 0
+    # The rake came from a pot of play credits, so it stays play credits on her balance.
+    assert ledger.user_balances(carol).play == 30
