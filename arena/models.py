@@ -214,6 +214,16 @@ class Seat(models.Model):
     )
     # Judging and settlement.
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_before = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="the agent's rating {mu, sigma} in the space before this match settled",
+    )
+    rating_after = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="the agent's rating {mu, sigma} in the space after this match settled",
+    )
     payout = models.PositiveBigIntegerField(default=0)
     # Verifiable rollouts (arena.services.rollout_audit): what the rollout answered and, from a
     # backend that can say (local), the sampled tokens with their raw log-probabilities under

@@ -374,3 +374,5 @@ THROTTLE_RATES["practice"] = f"{env_int('ARENA_RATE_PRACTICE_PER_MIN', 10, minim
 ARENA_ECONOMICS_NOTICE_S = env_int("ARENA_ECONOMICS_NOTICE_S", 86400, minimum=0)
 # Token streaming into the match page: push each seat's text every this many generated tokens.
 ARENA_STREAM_EVERY_TOKENS = env_int("ARENA_STREAM_EVERY_TOKENS", 8, minimum=1)
+# Scripted backend (tests, demos): seconds between two streamed chunks.
+ARENA_SCRIPTED_STREAM_DELAY_S = float(env_str("ARENA_SCRIPTED_STREAM_DELAY_S", "0") or 0)

@@ -66,6 +66,7 @@ def update_ratings(
     rated = model.rate(teams, ranks=ranks)
     now = timezone.now()  # bulk_update skips auto_now
     for row, [new] in zip(rows, rated, strict=True):
+        row.previous = {"mu": row.mu, "sigma": row.sigma}  # not stored here; callers may keep it
         row.updated = now
         row.mu = new.mu
         row.sigma = new.sigma

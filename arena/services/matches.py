@@ -5,7 +5,6 @@ cancelled / failed with every fee returned. One function per step; the Celery ta
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 
 from django.db import transaction
@@ -82,7 +81,7 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
         progress = SeatProgressPublisher(
             match_id=match_id, max_new_tokens=[r.settings.max_new_tokens for r in requests]
         )
-        results = generate_with_progress(backend, requests, progress)
+        results = backend.generate(requests, on_progress=progress)
         if len(results) != len(seats):
             raise RuntimeError(f"backend returned {len(results)} answers for {len(seats)} seats")
     except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
@@ -121,19 +120,6 @@ def match_rollout(*, match_id: int, backend=None) -> bool:
         publish_match_state(match)
         dispatch.enqueue_step(match_id=match_id, status=match.status)
     return True
-
-
-def generate_with_progress(backend, requests, progress):
-    """``backend.generate`` with the progress callback, or without it for a backend whose
-    ``generate`` predates streaming (no ``on_progress`` parameter): its answers then simply
-    appear at the end."""
-    try:
-        parameters = inspect.signature(backend.generate).parameters
-    except (TypeError, ValueError):
-        parameters = {}
-    if "on_progress" in parameters:
-        return backend.generate(requests, on_progress=progress)
-    return backend.generate(requests)
 
 
 def record_rollout_tokens(seat: Seat, request, result, *, backend_name: str) -> None:
@@ -273,9 +259,15 @@ def _settle(*, match_id: int) -> bool:
         platform_rake=split.platform_rake,
     )
     order = sorted(seats, key=lambda s: (s.rank, s.index))
-    update_ratings(
+    rated = update_ratings(
         space=space, agents_in_rank_order=[s.agent for s in order], ranks=[s.rank for s in order]
     )
+    # Each seat keeps its agent's rating before and after this match: the match page says how
+    # the match moved it, whatever happens to the rating later.
+    for seat, row in zip(order, rated, strict=True):
+        Seat.objects.filter(pk=seat.pk).update(
+            rating_before=row.previous, rating_after={"mu": row.mu, "sigma": row.sigma}
+        )
     match.refresh_from_db()
     run_on_match_settled(match)
     publish_match_state(match, payouts=split.payouts)

@@ -182,9 +182,9 @@ def test_the_rollout_asks_the_backend_once_for_all_seats(players, carol, agent_f
             super().__init__(sum_answer)
             self.calls = []
 
-        def generate(self, requests):
+        def generate(self, requests, **kwargs):
             self.calls.append(requests)
-            return super().generate(requests)
+            return super().generate(requests, **kwargs)
 
     alice, bob, dave = players
     space = make_space(carol, slug="trio", n=3, shares=("0.5", "0.3", "0.2"))

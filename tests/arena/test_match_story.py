@@ -217,8 +217,21 @@ def test_the_page_tells_a_settled_match_in_words(client, players, space, tier, a
     assert "pot 200 = fees 200 + subsidy 0" in body
     assert "creator rake 5% = 10, platform rake 5% = 10" in body
     assert f"prize pool 180: 1st {first} 70% = 126, 2nd {second} 30% = 54" in body
-    # Ratings: each seat, and (until the settlement stores the change) the ratings now.
-    assert f"{first}: now μ" in body and f"{second}: now μ" in body
+    # Ratings: the change this match made, as the settlement stored it on each seat. Both
+    # started at the default rating; the winner's ordinal went up, the loser's down.
+    seats = list(match.seats.order_by("index"))
+    assert all(
+        s.rating_before == {"mu": 25.0, "sigma": seats[0].rating_before["sigma"]} for s in seats
+    )
+    assert seats[0].rating_after["mu"] > 25.0 > seats[1].rating_after["mu"]
+    winner = re.search(
+        re.escape(first) + r": μ 25\.00 → [\d.]+, σ [\d.]+ → [\d.]+, ordinal "
+        r"[-\d.]+ → [-\d.]+ \(\+[\d.]+\)",
+        body,
+    )
+    loser = re.search(re.escape(second) + r": μ 25\.00 → [\d.]+, .* \(-[\d.]+\)", body)
+    assert winner and loser, body
+    assert "not stored" not in body
     # No stored dict or list reaches the page, raw or escaped.
     assert not re.search(r"\{(&#x27;|&quot;|'|\")\w+(&#x27;|&quot;|'|\"):", body)
 

@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 
 from agents.inference import RowProgress
-from agents.inference.scripted import ScriptedBackend, use_script
+from agents.inference.scripted import use_script
 from arena import realtime
 from arena.models import Match
 from arena.realtime import match_group
@@ -148,19 +148,3 @@ def test_the_publisher_swallows_what_the_layer_raises(monkeypatch):
     publisher = SeatProgressPublisher(match_id=1, max_new_tokens=[5])
     publisher([RowProgress(text="hi", tokens=1)])  # no exception
     assert publisher.published == 0
-
-
-@pytest.mark.django_db
-def test_a_backend_without_progress_still_rolls_out(players, space, tier, agent_factory):
-    """A backend whose generate predates streaming gets no callback; its answers land at the
-    end as before."""
-
-    class OldBackend(ScriptedBackend):
-        def generate(self, requests):
-            return super().generate(requests)
-
-    alice, bob, _ = players
-    match = form_match(space, tier, [alice, bob], agent_factory)
-    assert match_rollout(match_id=match.pk, backend=OldBackend(ANSWERS)) is True
-    match.refresh_from_db()
-    assert match.status == Match.Status.JUDGING

@@ -13,7 +13,6 @@ between two chunks, so tests and demos can watch answers fill in.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -94,12 +93,8 @@ class ScriptedBackend(InferenceBackend):
 
 
 def stream_delay_s() -> float:
-    """Seconds between two chunks. The setting, or (for worker processes started by tests
-    before the setting exists there) the environment variable of the same name."""
-    value = getattr(settings, "ARENA_SCRIPTED_STREAM_DELAY_S", None)
-    if value is None:
-        value = os.environ.get("ARENA_SCRIPTED_STREAM_DELAY_S") or 0
-    return max(float(value), 0.0)
+    """Seconds between two chunks (``ARENA_SCRIPTED_STREAM_DELAY_S``)."""
+    return max(float(settings.ARENA_SCRIPTED_STREAM_DELAY_S), 0.0)
 
 
 def _stream(rows: list[list[str]], on_progress: ProgressCallback) -> None:
