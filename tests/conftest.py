@@ -10,6 +10,7 @@ when any such skip appears, because CI must run everything.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 
 # Rate limits: raised for every test (autouse), as configured for tests of the limits.
 from tests.throttle_fixtures import production_rate_limits, relaxed_rate_limits  # noqa: F401
@@ -28,33 +30,54 @@ from tests.throttle_fixtures import production_rate_limits, relaxed_rate_limits 
 SERVICE_SKIP = "needs service:"
 
 
+@functools.cache
+def password_hash(password: str) -> str:
+    """One real PBKDF2 hash per persona password per test session: hashing costs about half a
+    second by design, and the personas are made for most tests (the hash still checks as the
+    password, in this process and in the servers the browser tests start)."""
+    return make_password(password)
+
+
+def persona(user_model, username: str, email: str, password: str, **extra):
+    return user_model.objects.create(
+        username=username, email=email, password=password_hash(password), **extra
+    )
+
+
 @pytest.fixture
 def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", "alice@example.com", "alice-pass-123")
+    return persona(django_user_model, "alice", "alice@example.com", "alice-pass-123")
 
 
 @pytest.fixture
 def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", "bob@example.com", "bob-pass-123")
+    return persona(django_user_model, "bob", "bob@example.com", "bob-pass-123")
 
 
 @pytest.fixture
 def carol(django_user_model):
     from arena.services.accounts import user_make_creator
 
-    user = django_user_model.objects.create_user("carol", "carol@example.com", "carol-pass-123")
+    user = persona(django_user_model, "carol", "carol@example.com", "carol-pass-123")
     user_make_creator(user=user)
     return user
 
 
 @pytest.fixture
 def mallory(django_user_model):
-    return django_user_model.objects.create_user("mallory", "m@example.com", "mallory-pass-123")
+    return persona(django_user_model, "mallory", "m@example.com", "mallory-pass-123")
 
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.com", "root-pass-123")
+    return persona(
+        django_user_model,
+        "root",
+        "root@example.com",
+        "root-pass-123",
+        is_staff=True,
+        is_superuser=True,
+    )
 
 
 @pytest.fixture

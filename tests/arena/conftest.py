@@ -9,6 +9,7 @@ import pytest
 
 from arena.celery import app
 from arena.services import dispatch
+from tests.conftest import persona
 
 _counter = itertools.count(1)
 
@@ -144,7 +145,7 @@ def tier(space):
 
 @pytest.fixture
 def dave(django_user_model):
-    return django_user_model.objects.create_user("dave", "dave@example.com", "dave-pass-123")
+    return persona(django_user_model, "dave", "dave@example.com", "dave-pass-123")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from agents.models import Agent, BaseModel
 from spaces.economics import PLATFORM
 from spaces.services import space_create
+from tests.conftest import persona
 
 _names = itertools.count(1)
 
@@ -47,7 +48,7 @@ def make_agent(db, django_user_model):
 
     def make(name: str | None = None):
         n = next(_names)
-        owner = django_user_model.objects.create_user(f"owner{n}", f"o{n}@example.com", "pw")
+        owner = persona(django_user_model, f"owner{n}", f"o{n}@example.com", "pw")
         return Agent.objects.create(
             owner=owner,
             base_model=base,

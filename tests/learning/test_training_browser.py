@@ -21,6 +21,7 @@ from agents.training_jobs import job_run
 from arena.services import dispatch
 from learning.gate import gate_run
 from spaces.services import prompt_create
+from tests.browser.pages import assert_accessible, snap
 
 pytestmark = pytest.mark.browser
 
@@ -55,15 +56,6 @@ def candidate_right(request, index):
     """The new version answers held-out sums right; the base model (no adapter) wrong."""
     a = int(request.messages[-1]["content"].split()[2])
     return str(a + 1) if request.adapter is not None else str(a + 3)
-
-
-def screenshot(page, name: str) -> None:
-    directory = settings.VAR_DIR / "screenshots"
-    directory.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(directory / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_a_player_trains_an_agent_and_sees_the_curves_and_the_gate(server_settings, trainee, page):
@@ -113,10 +105,12 @@ def test_a_player_trains_an_agent_and_sees_the_curves_and_the_gate(server_settin
     row = page.locator("[data-testid=version]").first
     assert "live" in row.inner_text() and "passed" in row.inner_text()
     assert "win rate 1.00" in row.inner_text()
-    screenshot(page, "agent-training")
+    snap(page, "training-agent")
+    assert_accessible(page)
 
     row.locator("[data-testid=proof-link]").click()
     page.wait_for_selector("[data-testid=proof-status]")
     assert page.locator("[data-testid=proof-status]").inner_text() == "VERIFIED"
     assert finished.result.sha256 in page.locator("[data-testid=adapter-sha]").inner_text()
-    screenshot(page, "proof-record")
+    snap(page, "training-proof-record")
+    assert_accessible(page)

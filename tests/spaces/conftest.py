@@ -9,6 +9,7 @@ from spaces.economics import PLATFORM
 from spaces.models import Space
 from spaces.permissions import grant_creator_permissions
 from spaces.services import space_create
+from tests.conftest import persona
 
 MATH_PANEL = [{"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}]
 LLM_PANEL = [{"kind": "pairwise-llm"}]
@@ -22,7 +23,7 @@ def creator_permissions(db):
 @pytest.fixture
 def dave(django_user_model):
     """A second space creator: carol must never see dave's spaces, nor he hers."""
-    user = django_user_model.objects.create_user("dave", "dave@example.com", "dave-pass-123")
+    user = persona(django_user_model, "dave", "dave@example.com", "dave-pass-123")
     user_make_creator(user=user)
     return user
 
