@@ -38,13 +38,13 @@ def test_it_runs_a_match_through_a_real_worker(
 def hold_settlement_midway(payee):
     """Make a settle task block inside its transaction, from another connection (not Django's).
 
-    PostgreSQL: lock the payee's ledger account row. The task has already marked the match
+    PostgreSQL: lock the payee's ledger account rows. The task has already marked the match
     settled (uncommitted) when it blocks on that row, so a kill lands mid-settlement. SQLite has
     no row locks: hold the whole database, and the task blocks on its first write.
 
     Yields a predicate that is true once the task is blocked.
     """
-    from ledger.services import user_account
+    from ledger.services import play_account, user_account
 
     db = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -58,7 +58,8 @@ def hold_settlement_midway(payee):
         return
     import psycopg
 
-    account = user_account(payee)
+    # Both of the payee's accounts: a prize lands in the play one, the withdrawable one, or both.
+    accounts = [user_account(payee).pk, play_account(payee).pk]
     lock = psycopg.connect(
         host=db["HOST"] or None,
         port=db["PORT"] or None,
@@ -66,7 +67,7 @@ def hold_settlement_midway(payee):
         password=db["PASSWORD"] or None,
         dbname=db["NAME"],
     )
-    lock.execute("SELECT 1 FROM ledger_account WHERE id = %s FOR UPDATE", [account.pk])
+    lock.execute("SELECT 1 FROM ledger_account WHERE id = ANY(%s) FOR UPDATE", [accounts])
 
     def task_blocked() -> bool:
         row = lock.execute(
