@@ -70,6 +70,9 @@ def hold_settlement_midway(payee):
     lock.execute("SELECT 1 FROM ledger_account WHERE id = ANY(%s) FOR UPDATE", [accounts])
 
     def task_blocked() -> bool:
+        # pg_stat_activity is read once per transaction, and this connection's transaction holds
+        # the lock: drop the snapshot so each call sees the server as it is now.
+        lock.execute("SELECT pg_stat_clear_snapshot()")
         row = lock.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
             " AND wait_event_type = 'Lock' AND query ILIKE %s",
