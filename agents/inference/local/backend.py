@@ -28,6 +28,7 @@ from agents.inference.base import (
 )
 from agents.inference.local import cache
 from agents.inference.local.sampling import PerRowSampler
+from agents.inference.local.streaming import BatchProgressStreamer
 
 
 class LocalBackend(InferenceBackend):
@@ -154,8 +155,6 @@ def generate_batch(
     if loaded.peft is not None:
         kwargs["adapter_names"] = adapter_names
     if on_progress is not None:
-        from agents.inference.local.streaming import BatchProgressStreamer
-
         kwargs["streamer"] = BatchProgressStreamer(
             on_progress=on_progress,
             decode=lambda tokens: completion_text(loaded, tokens),
