@@ -22,27 +22,20 @@ from django.db.models import F
 from agents import adapters
 from agents.errors import AgentError, AgentValidationError
 from agents.model_store import ensure_default_base_model, offline
-from agents.models import DEFAULT_TARGET_MODULES, AdapterVersion, Agent, AgentRevision, BaseModel
+from agents.models import (
+    DEFAULT_TARGET_MODULES,
+    REVISION_FIELDS,
+    AdapterVersion,
+    Agent,
+    AgentRevision,
+    BaseModel,
+)
 from agents.revisions import revision_record
 
 # Fields a player may set on create / update, in the order forms show them. Adapter-shape fields
 # change the LoRA layout, so a change to one of them starts a fresh adapter (see agent_update).
 SETTINGS_FIELDS = (
-    "system_prompt",
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_new_tokens",
-    "repetition_penalty",
-    "lora_rank",
-    "lora_alpha",
-    "lora_dropout",
-    "target_modules",
-    "load_in_4bit",
-    "learning_rate",
-    "dpo_beta",
-    "epochs",
-    "batch_size",
+    *REVISION_FIELDS,  # the configuration a revision records, then what is not part of it:
     "auto_enter_space",
     "auto_fee_tier",
     "auto_max_matches",
