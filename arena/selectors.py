@@ -11,6 +11,22 @@ from ledger import services as ledger
 from spaces.models import Space
 
 
+def match_for_step(match_id: int) -> Match:
+    """A match as the step services work on it: with its space, creator, prompt and tier."""
+    return Match.objects.select_related("space", "space__creator", "prompt", "fee_tier").get(
+        pk=match_id
+    )
+
+
+def match_seats(match: Match) -> list[Seat]:
+    """A match's seats in seat order, with their agents (and live adapters), owners, entries."""
+    return list(
+        match.seats.select_related("agent", "agent__current_adapter", "owner", "entry").order_by(
+            "index"
+        )
+    )
+
+
 def match_detail(*, match_id: int) -> Match | None:
     """A match with everything its page shows: prompt, seats (answers, ranks, payouts),
     verdicts."""

@@ -282,6 +282,16 @@ ARENA_HTTP_JUDGE_ALLOW_PRIVATE = env_bool("ARENA_HTTP_JUDGE_ALLOW_PRIVATE", Fals
 # --- matches --------------------------------------------------------------------------------
 # A step's lease: a worker that holds a step longer is presumed dead and the reaper re-queues it.
 ARENA_STEP_LEASE_S = env_int("ARENA_STEP_LEASE_S", 900, minimum=10)
+# Cross-match batched rollouts (arena.services.rollout_batch): the rollout task also claims the
+# other formed matches waiting, oldest first, up to this many rows in one generate; a match joins
+# only if the batch's longest max_new_tokens is at most MAX_STRETCH times its own.
+ARENA_ROLLOUT_ROW_BUDGET = env_int("ARENA_ROLLOUT_ROW_BUDGET", 32, minimum=1)
+try:
+    ARENA_ROLLOUT_MAX_STRETCH = float(env_str("ARENA_ROLLOUT_MAX_STRETCH", "2.0"))
+except ValueError:
+    raise ImproperlyConfigured("ARENA_ROLLOUT_MAX_STRETCH must be a number >= 1") from None
+if not ARENA_ROLLOUT_MAX_STRETCH >= 1.0:
+    raise ImproperlyConfigured("ARENA_ROLLOUT_MAX_STRETCH must be a number >= 1")
 # A match not final after this long fails and every fee is returned.
 ARENA_MATCH_DEADLINE_S = env_int("ARENA_MATCH_DEADLINE_S", 10800, minimum=60)
 # A step queued but not picked up for this long is queued again (lost message).

@@ -14,11 +14,13 @@ import logging
 from celery import shared_task
 
 from arena.realtime import publish
+from arena.services import dispatch
 from arena.services.automation import auto_enter_agents as auto_enter
-from arena.services.matches import match_judge, match_rollout, match_settle
+from arena.services.matches import match_judge, match_settle
 from arena.services.matchmaking import matchmake_all
 from arena.services.reaper import reap_stuck_matches as reap
 from arena.services.rollout_audit import audit_sample
+from arena.services.rollout_batch import rollout_matches
 from arena.services.standings import refit_due_spaces
 
 logger = logging.getLogger(__name__)
@@ -35,7 +37,9 @@ def broadcast(group: str, event: str, payload: dict) -> None:
 
 @shared_task(name="arena.rollout_match", **IDEMPOTENT)
 def rollout_match(match_id: int) -> bool:
-    return match_rollout(match_id=match_id)
+    # With the other formed matches waiting, up to the row budget, in one generate; not when
+    # steps run inline (``match_run_inline``: one match's steps in this process, nothing queued).
+    return rollout_matches(match_id=match_id, cross_match=not dispatch.is_inline())
 
 
 @shared_task(name="arena.judge_match", **IDEMPOTENT)

@@ -10,137 +10,31 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from agents.inference import get_backend
-from agents.revisions import revision_record
-from agents.rollout_audit import logprobs_commitment
-from agents.selectors import agent_generation_request
 from arena.hooks import run_on_match_settled
 from arena.models import Match, Seat
+from arena.selectors import match_for_step, match_seats
 from arena.services import dispatch
 from arena.services.answer_policy import forfeits, rank_by_group, standing_group
-from arena.services.events import SeatProgressPublisher, publish_match_state
+from arena.services.events import publish_match_state
 from arena.services.failures import step_failed
 from arena.services.payouts import split_pot, terms_for
+from arena.services.rollout_batch import rollout_matches
 from arena.services.steps import S, claim_step, complete_step
-from judges.injection import detect_injection
 from judges.models import Verdict
 from judges.panel import run_panel
 from judges.ratings import update_ratings
 from ledger import services as ledger
-from spaces.answer_rules import answer_violation, shape_answer
 
 logger = logging.getLogger(__name__)
-
-
-def _match(match_id: int) -> Match:
-    return Match.objects.select_related("space", "space__creator", "prompt", "fee_tier").get(
-        pk=match_id
-    )
-
-
-def _seats(match: Match) -> list[Seat]:
-    return list(
-        match.seats.select_related("agent", "agent__current_adapter", "owner", "entry").order_by(
-            "index"
-        )
-    )
 
 
 # --- rollout -------------------------------------------------------------------------------
 
 
-def build_requests(match: Match, seats: list[Seat]):
-    """One generation request per seat: the agent's system prompt and the space's prompt, the
-    agent's settings with max_new_tokens capped by the space, a seed derived from the match's."""
-    cap = match.space.rule("max_new_tokens_cap")
-    return [
-        agent_generation_request(
-            agent=seat.agent, prompt=match.prompt.text, seed=seat.seed, max_new_tokens_cap=cap
-        )
-        for seat in seats
-    ]
-
-
 def match_rollout(*, match_id: int, backend=None) -> bool:
-    """Generate every seat's answer in one batched call. Returns True when this call did the
-    step. The model runs outside any transaction; its results are stored only if the claim
-    still holds. Meanwhile each seat's text so far goes to the match's group (``seat.progress``,
-    ``arena.services.events.SeatProgressPublisher``)."""
-    claim = claim_step(match_id=match_id, step="rollout")
-    if claim is None:
-        return False
-    match = _match(match_id)
-    publish_match_state(match)
-    seats = _seats(match)
-    # The configuration each seat answers with, read from the same agent rows as the requests.
-    revisions = [revision_record(seat.agent) for seat in seats]
-    try:
-        requests = build_requests(match, seats)
-        backend = backend or get_backend()
-        # Answers stream to the match page as they are generated (best effort, never raises).
-        progress = SeatProgressPublisher(
-            match_id=match_id, max_new_tokens=[r.settings.max_new_tokens for r in requests]
-        )
-        results = backend.generate(requests, on_progress=progress)
-        if len(results) != len(seats):
-            raise RuntimeError(f"backend returned {len(results)} answers for {len(seats)} seats")
-    except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
-        step_failed(match_id=match_id, step="rollout", exc=exc, claim=claim)
-        return True
-    now = timezone.now()
-    with transaction.atomic():
-        if not complete_step(
-            match_id=match_id,
-            status=S.ROLLING_OUT,
-            claim=claim,
-            to_status=S.JUDGING,
-            judging_at=now,
-        ):
-            return False
-        for seat, request, result, revision in zip(
-            seats, requests, results, revisions, strict=True
-        ):
-            adapter = seat.agent.current_adapter
-            seat.revision = revision
-            seat.text = shape_answer(match.space, result.text)
-            seat.violation = answer_violation(match.space, seat.text)
-            seat.injection = [finding.as_dict() for finding in detect_injection(seat.text)]
-            seat.prompt_tokens = result.prompt_tokens
-            seat.completion_tokens = result.completion_tokens
-            seat.finish_reason = result.finish_reason
-            seat.latency_ms = result.latency_ms
-            seat.adapter_version = adapter
-            seat.adapter_sha256 = adapter.sha256 if adapter else ""
-            seat.generation_settings = request.settings.as_dict()
-            seat.seed = request.seed
-            seat.rolled_out_at = now
-            record_rollout_tokens(seat, request, result, backend_name=backend.name)
-            seat.save()
-        match.refresh_from_db()
-        publish_match_state(match)
-        dispatch.enqueue_step(match_id=match_id, status=match.status)
-    return True
-
-
-def record_rollout_tokens(seat: Seat, request, result, *, backend_name: str) -> None:
-    """What a later audit needs (``arena.services.rollout_audit``): the chat answered, and from
-    a backend that reports them the sampled tokens, their raw log-probabilities and a commitment
-    to both. A backend that cannot report them (scripted, openai) leaves the rollout
-    ``not_auditable``: nothing is made up for it."""
-    seat.messages = list(request.messages)
-    if result.auditable:
-        seat.token_ids = list(result.token_ids)
-        seat.token_logprobs = list(result.token_logprobs)
-        seat.logprobs_sha256 = logprobs_commitment(seat.token_ids, seat.token_logprobs)
-        seat.audit_status = Seat.AuditStatus.UNAUDITED
-        seat.audit_detail = ""
-    else:
-        seat.token_ids = seat.token_logprobs = None
-        seat.logprobs_sha256 = ""
-        seat.audit_status = Seat.AuditStatus.NOT_AUDITABLE
-        seat.audit_detail = (
-            f"the {backend_name or 'inference'} backend records no token log-probabilities"
-        )
+    """The rollout of this one match alone (tests, tools). The rollout task batches it with the
+    other matches waiting: ``arena.services.rollout_batch.rollout_matches``."""
+    return rollout_matches(match_id=match_id, backend=backend, cross_match=False)
 
 
 # --- judging -------------------------------------------------------------------------------
@@ -151,8 +45,8 @@ def match_judge(*, match_id: int) -> bool:
     claim = claim_step(match_id=match_id, step="judge")
     if claim is None:
         return False
-    match = _match(match_id)
-    seats = _seats(match)
+    match = match_for_step(match_id)
+    seats = match_seats(match)
     try:
         outcome = run_panel(
             panel_config=match.space.judge_panel,
@@ -219,9 +113,9 @@ def _settle(*, match_id: int) -> bool:
         != 1
     ):
         return False
-    match = _match(match_id)
+    match = match_for_step(match_id)
     space = match.space
-    seats = _seats(match)
+    seats = match_seats(match)
     escrow = ledger.escrow_account(match.escrow_ref)
     terms = terms_for(match)
     if terms["subsidy"]:
@@ -287,4 +181,4 @@ def match_run_inline(*, match_id: int, max_steps: int = 10) -> Match:
             if step is None:
                 break
             step(match_id)
-    return _match(match_id)
+    return match_for_step(match_id)

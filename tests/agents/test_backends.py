@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 
 from agents.inference import (
@@ -19,7 +14,7 @@ from agents.inference import (
 )
 from agents.inference.openai import OpenAIBackend
 from agents.inference.scripted import ScriptedBackend, use_script
-from agents.model_store import DEFAULT_MODEL_NAME
+from tests.agents.fake_vllm import FakeVLLM
 
 ADAPTER = AdapterRef(path="/srv/adapters/a", sha256="ab" * 32)
 USER = [{"role": "user", "content": "Say hi"}]
@@ -72,87 +67,6 @@ def test_it_gives_deterministic_default_answers_per_seed_and_adapter():
     assert a == b != c
 
 
-class FakeVLLM:
-    """A tiny server speaking the OpenAI chat-completions protocol, serving LoRA adapters by
-    name the way vLLM does (unknown model -> 404 until /v1/load_lora_adapter loads it)."""
-
-    def __init__(self, base_name=DEFAULT_MODEL_NAME, *, failures=0, delay_s=0.0):
-        self.models = {base_name}
-        self.bodies: list[dict] = []
-        self.loads: list[dict] = []
-        self.failures = failures  # answer this many chat completions with a 503 first
-        self.delay_s = delay_s  # wait this long before each answer
-        self.keys: list[str | None] = []  # the Authorization header of each request
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up waiting (the timeout test)
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.keys.append(self.headers.get("Authorization"))
-                time.sleep(outer.delay_s)
-                if self.headers.get("Authorization") != "Bearer sekret":
-                    return self._reply(401, {"error": {"message": "bad key"}})
-                if self.path == "/v1/load_lora_adapter":
-                    with outer.lock:
-                        outer.loads.append(body)
-                        outer.models.add(body["lora_name"])
-                    return self._reply(200, {"status": "ok"})
-                if self.path != "/v1/chat/completions":
-                    return self._reply(404, {"error": {"message": "no such path"}})
-                with outer.lock:
-                    outer.bodies.append(body)
-                    failing = outer.failures > 0
-                    outer.failures -= 1
-                if failing:
-                    return self._reply(503, {"error": {"message": "overloaded"}})
-                if body["model"] not in outer.models:
-                    return self._reply(404, {"error": {"message": "model does not exist"}})
-                words = f"answer from {body['model']} with t={body['temperature']}".split()
-                cut = words[: body["max_tokens"]]
-                self._reply(
-                    200,
-                    {
-                        "id": "cmpl-1",
-                        "object": "chat.completion",
-                        "choices": [
-                            {
-                                "index": 0,
-                                "message": {"role": "assistant", "content": " ".join(cut)},
-                                "finish_reason": "length" if len(cut) < len(words) else "stop",
-                            }
-                        ],
-                        "usage": {"prompt_tokens": 11, "completion_tokens": len(cut)},
-                    },
-                )
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_it_sends_one_request_per_row_with_the_adapter_as_model():
     with FakeVLLM() as server:
         backend = OpenAIBackend(base_url=server.url, api_key="sekret")
@@ -179,6 +93,32 @@ def test_it_sends_one_request_per_row_with_the_adapter_as_model():
     adapter_bodies = [b for b in server.bodies if b["model"] == ADAPTER.name]
     assert adapter_bodies[-1]["top_k"] == 20 and adapter_bodies[-1]["seed"] == 5
     assert adapter_bodies[-1]["messages"] == USER
+
+
+def test_it_sends_every_row_at_once_each_with_its_own_seed_and_settings():
+    def row(seed, temperature):
+        settings = GenerationSettings(
+            temperature=temperature, top_p=0.9, top_k=0, repetition_penalty=1.1, max_new_tokens=20
+        )
+        return GenerationRequest(messages=USER, seed=seed, settings=settings)
+
+    requests = [row(7, 0.5), row(8, 0.5), row(7, 0.5), row(9, 1.2)]
+    with FakeVLLM(delay_s=0.3, seeded=True) as server:
+        results = OpenAIBackend(base_url=server.url, api_key="sekret").generate(requests)
+
+    # Concurrent, not one after the other: the server batches them itself.
+    assert server.max_in_flight == 4
+    sent = sorted((b["seed"], b["temperature"]) for b in server.bodies)
+    assert sent == [(7, 0.5), (7, 0.5), (8, 0.5), (9, 1.2)]
+    assert all(
+        (b["top_p"], b["repetition_penalty"], b["max_tokens"]) == (0.9, 1.1, 20)
+        and "top_k" not in b  # 0 = off: not sent, the server's default is off too
+        for b in server.bodies
+    )
+    texts = [r.text for r in results]
+    # Each answer is its own row's: same seed and settings, same draw; another seed, another.
+    assert texts[0] == texts[2] != texts[1]
+    assert texts[3].startswith("answer from") and "t=1.2" in texts[3]
 
 
 def test_it_reports_server_errors_clearly():

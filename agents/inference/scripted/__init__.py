@@ -2,7 +2,9 @@
 
 Answers come from, in order: the ``answers`` given to the constructor, the process-wide script set
 with ``use_script()`` (a context manager, for tests), or a default deterministic answer built from
-the request's seed and adapter. A "token" here is a whitespace-separated word, so
+the request's seed and adapter. A script's row index is the row's place in the ``generate`` call:
+a match's seat index when the match is rolled out alone (``match_rollout``, inline steps), not in
+a cross-match batch. A "token" here is a whitespace-separated word, so
 ``max_new_tokens`` truncates like a real backend and sets ``finish_reason="length"``.
 
 Streaming: with ``on_progress``, every row's words come out ``stream_every()`` at a time, all
@@ -45,9 +47,11 @@ def use_script(answers: Script) -> Iterator[None]:
         _script = previous
 
 
-def default_answer(request: GenerationRequest, index: int) -> str:
+def default_answer(request: GenerationRequest) -> str:
+    """A function of the row's adapter and seed only, like a real model's answer: never of the
+    row's place in the batch (cross-match batches put a seat at any place)."""
     identity = request.adapter.sha256 if request.adapter else "base"
-    digest = hashlib.sha256(f"{identity}:{request.seed}:{index}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{identity}:{request.seed}".encode()).hexdigest()
     return f"Scripted answer {int(digest[:6], 16) % 1000} from {identity[:8]}."
 
 
@@ -60,7 +64,7 @@ class ScriptedBackend(InferenceBackend):
     def _answer(self, request: GenerationRequest, index: int) -> str:
         script = self.answers if self.answers is not None else _script
         if script is None:
-            return default_answer(request, index)
+            return default_answer(request)
         if callable(script):
             return script(request, index)
         return script[index % len(script)]
