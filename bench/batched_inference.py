@@ -1,9 +1,10 @@
 """Benchmark: one batched mixed-adapter generate for N agents vs N one-agent generates.
 
 Both sides run the local backend's own code path (``generate_batch``: chat template, left
-padding, peft mixed-adapter batch, per-row sampler), with the same prompts, the same adapters, the
-same settings, and exactly the same number of new tokens per row (EOS is banned, so no row stops
-early). Throughput = generated tokens / wall-clock seconds; ratio = batched / sequential.
+padding, stacked-LoRA mixed-adapter batch, per-row sampler), with the same prompts, the same
+adapters, the same settings, and exactly the same number of new tokens per row (EOS is banned, so
+no row stops early). Throughput = generated tokens / wall-clock seconds; ratio = batched /
+sequential.
 
     python bench/batched_inference.py                      # default model, CPU
     python bench/batched_inference.py --new-tokens 16 --n 2 4

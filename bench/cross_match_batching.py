@@ -2,8 +2,8 @@
 
 Today the rollout worker runs one generate per match (its N rows). With M matches queued, the
 alternative is one generate of all M x N rows. Both sides here run the local backend's own code
-path (``generate_batch``: chat template, left padding, peft mixed-adapter batch, per-row sampler)
-on the same rows, each with its own adapter (one per agent, M x N distinct adapters at most
+path (``generate_batch``: chat template, left padding, stacked-LoRA mixed-adapter batch, per-row
+sampler) on the same rows, each with its own adapter (one per agent, M x N distinct adapters at most
 ``--adapters``), settings and seed, and exactly the same number of new tokens per row (EOS
 banned). Ratio = (M generates of N rows) / (one generate of M x N rows), in wall-clock seconds.
 

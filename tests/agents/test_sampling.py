@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import torch
 from transformers import LogitsProcessorList
@@ -76,57 +77,137 @@ def test_it_forces_eos_at_a_rows_limit_and_tells_it_from_a_natural_stop():
     assert sampler.finish_reason(1, stop_at=None) == "length"
 
 
-def _transformers_reference(settings, row_ids, row_scores):
-    """One row through transformers' own processors, all four of them always (the "off" values
-    are identities: temperature 1, top_k = vocab, top_p 1), as ``generate`` would warp it."""
-    vocab = row_scores.shape[-1]
-    chain = LogitsProcessorList(
-        [
-            RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty)),
-            TemperatureLogitsWarper(float(settings.temperature)),
-            TopKLogitsWarper(settings.top_k or vocab),
-            TopPLogitsWarper(float(settings.top_p)),
-        ]
-    )
-    return chain(row_ids, row_scores.clone())[0]
+def _transformers_warpers(settings):
+    """transformers' processors for one row, as ``generate`` builds them for that row alone:
+    the penalty unless it is 1; for a sampling row temperature, top-k and top-p, each left out
+    when off (1, 0, 1); a greedy row gets no warper."""
+    chain = LogitsProcessorList()
+    if settings.repetition_penalty != 1.0:
+        chain.append(RepetitionPenaltyLogitsProcessor(float(settings.repetition_penalty)))
+    if settings.greedy:
+        return chain
+    if settings.temperature != 1.0:
+        chain.append(TemperatureLogitsWarper(float(settings.temperature)))
+    if settings.top_k != 0:
+        chain.append(TopKLogitsWarper(int(settings.top_k)))
+    if settings.top_p < 1.0:
+        chain.append(TopPLogitsWarper(float(settings.top_p)))
+    return chain
+
+
+def _row_by_row(settings, input_ids, scores, pad_lengths):
+    """Each row alone through transformers' processors (left padding cut off the row)."""
+    return [
+        _transformers_warpers(row_settings)(
+            input_ids[row : row + 1, pad_lengths[row] :], scores[row : row + 1].clone()
+        )[0]
+        for row, row_settings in enumerate(settings)
+    ]
 
 
 def _assert_same_as_transformers(sampler, settings, input_ids, scores, pad_lengths):
     warped = sampler.warp(input_ids, scores)
-    for row, row_settings in enumerate(settings):
-        expected = _transformers_reference(
-            row_settings, input_ids[row : row + 1, pad_lengths[row] :], scores[row : row + 1]
-        )
-        kept, expected_kept = torch.isfinite(warped[row]), torch.isfinite(expected)
-        assert torch.equal(kept, expected_kept), f"row {row} ({row_settings}) keeps other tokens"
-        torch.testing.assert_close(
-            torch.softmax(warped[row], dim=-1), torch.softmax(expected, dim=-1)
-        )
+    for row, expected in enumerate(_row_by_row(settings, input_ids, scores, pad_lengths)):
+        # Bit for bit: same kept tokens (-inf elsewhere), same values.
+        assert torch.equal(warped[row], expected), f"row {row} ({settings[row]}) differs"
+
+
+GRID = [
+    GenerationSettings(temperature=t, top_k=k, top_p=p, repetition_penalty=r)
+    for t, k, p, r in itertools.product(
+        [0.0, 0.3, 1.0, 1.7], [0, 1, 5, 40, 100], [0.2, 0.9, 1.0], [1.0, 1.4]
+    )
+]
+
+
+def _batch(generator, vocab, length, rows, *, ties: bool):
+    pad_lengths = [row % 4 for row in range(rows)]
+    input_ids = torch.randint(1, vocab, (rows, length), generator=generator)
+    for row, pad in enumerate(pad_lengths):
+        input_ids[row, :pad] = EOS  # left padding: not part of the row
+    scores = torch.randn(rows, vocab, generator=generator) * 3
+    if ties:
+        # Few distinct values: many tokens tie at the top-k and top-p boundaries.
+        scores = scores.round()
+    return input_ids, scores, pad_lengths
 
 
 def test_it_warps_each_row_exactly_like_transformers():
-    grid = [
-        GenerationSettings(temperature=t, top_k=k, top_p=p, repetition_penalty=r)
-        for t, k, p, r in itertools.product(
-            [0.3, 1.0, 1.7], [0, 1, 5, 40], [0.2, 0.9, 1.0], [1.0, 1.4]
-        )
-    ]
     generator = torch.Generator().manual_seed(0)
     vocab, length = 64, 9
-    pad_lengths = [row % 4 for row in range(len(grid))]
-    input_ids = torch.randint(1, vocab, (len(grid), length), generator=generator)
-    for row, pad in enumerate(pad_lengths):
-        input_ids[row, :pad] = EOS  # left padding: not part of the row
+    for ties in (False, True):
+        input_ids, _, pad_lengths = _batch(generator, vocab, length, len(GRID), ties=ties)
+        sampler = PerRowSampler(
+            settings=GRID,
+            seeds=list(range(len(GRID))),
+            prompt_length=length,
+            pad_lengths=pad_lengths,
+            eos_token_id=EOS,
+        )
+        for _ in range(5):
+            _, scores, _ = _batch(generator, vocab, length, len(GRID), ties=ties)
+            _assert_same_as_transformers(sampler, GRID, input_ids, scores, pad_lengths)
+
+
+def test_top_p_after_top_k_sorts_few_candidates_and_still_matches_transformers():
+    # Every top-p row also has a top-k: top-p only sorts the tokens top-k kept, not the
+    # vocabulary; with ties (rounded logits) equal values may sit at a row's cut.
+    settings = [
+        GenerationSettings(temperature=t, top_k=k, top_p=p)
+        for t, k, p in itertools.product([0.0, 0.3, 1.0], [1, 5, 40], [0.2, 0.5, 0.9])
+    ]
+    generator = torch.Generator().manual_seed(2)
+    vocab, length = 300, 5
+    for ties in (False, True):
+        input_ids, _, pad_lengths = _batch(generator, vocab, length, len(settings), ties=ties)
+        sampler = PerRowSampler(
+            settings=settings,
+            seeds=list(range(len(settings))),
+            prompt_length=length,
+            pad_lengths=pad_lengths,
+            eos_token_id=EOS,
+        )
+        for _ in range(5):
+            _, scores, _ = _batch(generator, vocab, length, len(settings), ties=ties)
+            _assert_same_as_transformers(sampler, settings, input_ids, scores, pad_lengths)
+
+
+def test_rows_with_every_setting_off_are_left_alone():
+    settings = [GenerationSettings(temperature=1.0), GenerationSettings(temperature=0.0)]
+    sampler = _sampler(settings)
+    scores = torch.randn(2, 30, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(sampler.warp(torch.tensor([[1, 2]] * 2), scores), scores)
+
+
+def test_it_draws_what_transformers_warpers_and_the_rows_own_generator_draw():
+    """The seed keeps its meaning: a sampling row's token is ``torch.multinomial`` of
+    transformers' warped distribution with a generator seeded from the row's seed; a greedy
+    row's is the argmax of its penalised logits."""
+    generator = torch.Generator().manual_seed(5)
+    vocab, length = 64, 6
+    settings = GRID[::3]
+    seeds = [1000 + row for row in range(len(settings))]
+    input_ids, _, pad_lengths = _batch(generator, vocab, length, len(settings), ties=False)
     sampler = PerRowSampler(
-        settings=grid,
-        seeds=list(range(len(grid))),
+        settings=[replace(s, max_new_tokens=50) for s in settings],
+        seeds=seeds,
         prompt_length=length,
         pad_lengths=pad_lengths,
         eos_token_id=EOS,
     )
-    for _ in range(5):
-        scores = torch.randn(len(grid), vocab, generator=generator) * 3
-        _assert_same_as_transformers(sampler, grid, input_ids, scores, pad_lengths)
+    references = [torch.Generator().manual_seed(seed) for seed in seeds]
+    for _ in range(4):
+        _, scores, _ = _batch(generator, vocab, length, len(settings), ties=False)
+        expected = []
+        for row, warped in enumerate(_row_by_row(settings, input_ids, scores, pad_lengths)):
+            if settings[row].greedy:
+                expected.append(int(warped.argmax()))
+            else:
+                probs = torch.softmax(warped, dim=-1)
+                expected.append(int(torch.multinomial(probs, 1, generator=references[row])))
+        chosen = _step(sampler, input_ids, scores)
+        assert chosen == expected
+        input_ids = torch.cat([input_ids, torch.tensor(chosen)[:, None]], dim=1)
 
 
 def test_top_p_drops_the_token_after_the_mass_that_equals_top_p():

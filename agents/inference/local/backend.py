@@ -1,8 +1,9 @@
 """In-process inference with transformers + peft: one batched generate per match.
 
-All rows of a match go through ONE ``generate`` call, each row with its own LoRA adapter (peft
-mixed-adapter batches: ``adapter_names=[...]``, ``"__base__"`` for a row without adapter), its own
-sampling settings and seed (``PerRowSampler``), left-padded prompts built with the chat template.
+All rows of a match go through ONE ``generate`` call, each row with its own LoRA adapter
+(``stacked_lora``: the loaded adapters stacked per layer, one gather and batched matmuls per
+layer; ``"__base__"`` for a row without adapter), its own sampling settings and seed
+(``PerRowSampler``, vectorised across rows), left-padded prompts built with the chat template.
 Rows on different base models (rare) get one generate per base model.
 
 Each result also carries the sampled token ids and their raw model log-probabilities (see
@@ -26,7 +27,7 @@ from agents.inference.base import (
     RowProgress,
     stream_every,
 )
-from agents.inference.local import cache
+from agents.inference.local import cache, stacked_lora
 from agents.inference.local.sampling import PerRowSampler
 from agents.inference.local.streaming import BatchProgressStreamer
 
@@ -122,10 +123,14 @@ def generate_batch(
     ignore_eos: bool = False,
     on_progress: ProgressCallback | None = None,
     every: int | None = None,
+    stacked: bool = True,
+    sampler_class: type = PerRowSampler,
 ) -> list[GenerationResult]:
     """One generate for all ``requests`` (same base model). ``ignore_eos`` (benchmarks) makes
     every row produce exactly its max_new_tokens. ``on_progress`` gets every row's text so far
-    every ``every`` steps (default ``stream_every()``; ``streaming.BatchProgressStreamer``)."""
+    every ``every`` steps (default ``stream_every()``; ``streaming.BatchProgressStreamer``).
+    ``stacked=False`` (peft's per-adapter loop) and ``sampler_class`` are for benchmarks that
+    compare against the older paths."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList
 
@@ -136,7 +141,7 @@ def generate_batch(
     prompt_length = encoded["input_ids"].shape[1]
     pad_lengths = (prompt_length - attention.sum(dim=1)).tolist()
     eos_ids = _eos_ids(loaded)
-    sampler = PerRowSampler(
+    sampler = sampler_class(
         settings=[r.settings for r in requests],
         seeds=[r.seed for r in requests],
         prompt_length=prompt_length,
@@ -152,8 +157,6 @@ def generate_batch(
         pad_token_id=loaded.tokenizer.pad_token_id,
     )
     kwargs = {}
-    if loaded.peft is not None:
-        kwargs["adapter_names"] = adapter_names
     if on_progress is not None:
         kwargs["streamer"] = BatchProgressStreamer(
             on_progress=on_progress,
@@ -162,12 +165,16 @@ def generate_batch(
             limits=[r.settings.max_new_tokens for r in requests],
             every=every or stream_every(),
         )
-    with torch.inference_mode():
-        output = loaded.model.generate(
+    with (
+        torch.inference_mode(),
+        stacked_lora.per_row_adapters(loaded, adapter_names, stacked=stacked) as (model, extra),
+    ):
+        output = model.generate(
             **encoded,
             generation_config=config,
             logits_processor=LogitsProcessorList([sampler]),
             **kwargs,
+            **extra,
         )
     latency_ms = int((time.perf_counter() - started) * 1000)
     step_logprobs = sampler.chosen_logprobs()
@@ -240,13 +247,13 @@ def teacher_forced_logprobs(
         input_ids = torch.cat([prompt, completion], dim=1)
         # The logits at index i predict token i + 1: token_ids[p] is predicted at prompt + p - 1.
         keep = torch.tensor([prompt.shape[1] + p - 1 for p in positions], device=prompt.device)
-        kwargs = {"adapter_names": names} if loaded.peft is not None else {}
-        output = loaded.model(
-            input_ids=input_ids,
-            attention_mask=torch.ones_like(input_ids),
-            logits_to_keep=keep,
-            **kwargs,
-        )
+        with stacked_lora.per_row_adapters(loaded, names) as (model, kwargs):
+            output = model(
+                input_ids=input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                logits_to_keep=keep,
+                **kwargs,
+            )
         logprobs = torch.log_softmax(output.logits[0].float(), dim=-1)
         targets = torch.tensor([token_ids[p] for p in positions], device=logprobs.device)
         chosen = logprobs[torch.arange(len(positions), device=logprobs.device), targets]
@@ -287,10 +294,10 @@ def label_probabilities_batch(
     with cache.model_lock, torch.inference_mode():
         # Adapters of other agents may be loaded into the shared model: the judge reads the base.
         names = [cache.BASE_ADAPTER] * len(conversations)
-        kwargs = {"adapter_names": names} if loaded.peft is not None else {}
         # Left padding puts every row's last prompt token at position -1; only that position's
         # vocabulary logits are needed (logits_to_keep=1 skips the others, as generate does).
-        output = loaded.model(**encoded, **kwargs, logits_to_keep=1)
+        with stacked_lora.per_row_adapters(loaded, names) as (model, kwargs):
+            output = model(**encoded, **kwargs, logits_to_keep=1)
         logits = output.logits[:, -1].float()
     chosen = logits[:, torch.tensor(first_tokens, device=logits.device)]
     return torch.softmax(chosen, dim=-1).tolist()

@@ -2,8 +2,9 @@
 
 A worker process loads each base model once (keyed by its directory) and keeps it for its life;
 the adapters of the agents it serves are loaded into ONE PeftModel wrapping that base, each under
-its own name, so a batch can mix them (peft's mixed-adapter batches). Adapters live in a bounded
-LRU (``ARENA_ADAPTER_CACHE_SIZE``): loading one more evicts the least recently used.
+its own name, so a batch can mix them (``stacked_lora``: the loaded adapters stacked per layer,
+rebuilt when ``adapters_version`` moves). Adapters live in a bounded LRU
+(``ARENA_ADAPTER_CACHE_SIZE``): loading one more evicts the least recently used.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.conf import settings
 from agents.inference.base import ADAPTER_WEIGHTS, AdapterRef, InferenceError, file_sha256
 from agents.model_store import default_model_dir, offline
 
-BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed batch
+BASE_ADAPTER = "__base__"  # peft's name for "no adapter" in a mixed batch (stacked_lora's too)
 # One lock per process around loading, adapter eviction and generate: a thread must not evict an
 # adapter another thread's batch is using. Inference is compute-bound, so serialising costs little.
 model_lock = threading.RLock()
@@ -34,6 +35,10 @@ class LoadedModel:
     peft: object | None = None  # PeftModel wrapping ``base``, once an adapter is loaded
     adapters: OrderedDict = field(default_factory=OrderedDict)  # name -> sha256, LRU order
     loads: int = 0  # adapters loaded from disk (tests read it to see the cache work)
+    # Bumped whenever an adapter is loaded or evicted: ``stacked_lora`` rebuilds its per-layer
+    # stacks of the loaded adapters only when this changed since it built them.
+    adapters_version: int = 0
+    lora_stacks: object = None  # stacked_lora.Stacks (or False: not stackable) for a version
 
     @property
     def model(self):
@@ -95,6 +100,7 @@ def ensure_adapters(loaded: LoadedModel, refs: list[AdapterRef | None]) -> list[
                 victim = next(n for n in loaded.adapters if n not in wanted)
                 loaded.peft.delete_adapter(victim)
                 del loaded.adapters[victim]
+                loaded.adapters_version += 1
     return [ref.name if ref is not None else BASE_ADAPTER for ref in refs]
 
 
@@ -121,6 +127,7 @@ def _load_adapter(loaded: LoadedModel, ref: AdapterRef) -> None:
         loaded.peft.load_adapter(str(directory), adapter_name=ref.name, is_trainable=False)
     loaded.adapters[ref.name] = ref.sha256
     loaded.loads += 1
+    loaded.adapters_version += 1
 
 
 def clear() -> None:
