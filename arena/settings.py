@@ -144,7 +144,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNELS_PREFIX", "arena")},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env_str("CHANNELS_PREFIX", "arena"),
+            # channels_redis counts capacity per web process (all its consumers share one Redis
+            # key) and drops a group_send to a full one with only an INFO log: the default 100 is
+            # 100 events of backlog per process. bench/ws_fanout.py: 500 clients at 10 events/s
+            # lost 40% at 100 and nothing at 1000 (docs/scaling.md).
+            "capacity": env_int("ARENA_CHANNELS_CAPACITY", 1000, minimum=100),
+            "expiry": env_int("ARENA_CHANNELS_EXPIRY_S", 60, minimum=1),
+        },
     }
 }
 

@@ -52,7 +52,8 @@ def standings_store(*, space: Space, standings: Standings, source_matches: int) 
     returned."""
     # The space's row serialises the writers of its standings (the first fit has no row of its
     # own to lock yet).
-    Space.objects.select_for_update().filter(pk=space.pk).first()
+    # (FOR NO KEY UPDATE: see spaces.selectors.lock_space.)
+    Space.objects.select_for_update(no_key=True).filter(pk=space.pk).first()
     current = StandingsFit.objects.filter(space=space).first()
     if current is not None and current.source_matches > source_matches:
         return current

@@ -22,6 +22,7 @@ from arena.services.matchmaking import matchmake as run_matchmaker
 from ledger import services as ledger
 from ledger.errors import LedgerError
 from spaces.models import FeeTier, Space
+from spaces.selectors import lock_space
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def entry_create(
         return existing, False
     # Lock the space row: entries of one space queue up behind each other, so the "already
     # waiting" check and the matchmaker see a stable queue.
-    space = Space.objects.select_for_update().get(pk=space.pk)
+    space = lock_space(space.pk)
     # A request with the same key may have committed while this one waited for the lock.
     existing = _entry_with_key(owner=owner, key=key, agent=agent, space=space, fee_tier=fee_tier)
     if existing is not None:

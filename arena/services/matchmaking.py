@@ -31,7 +31,7 @@ from judges.ratings import ordinals
 from ledger import services as ledger
 from spaces.errors import SpaceError
 from spaces.models import FeeTier, Space
-from spaces.selectors import pick_prompt
+from spaces.selectors import lock_space, pick_prompt
 from spaces.services import apply_due_changes
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def matchmake(
     """Form every match the queue of (space, fee tier) allows now. ``window_override`` replaces
     the rating window (``play`` uses an infinite one so its matches form at once)."""
     now = now or timezone.now()
-    space = Space.objects.select_for_update().get(pk=space.pk)
+    space = lock_space(space.pk)
     if space.status != Space.Status.OPEN:
         return []
     size = space.agents_per_match
