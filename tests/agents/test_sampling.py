@@ -6,6 +6,7 @@ import itertools
 from dataclasses import replace
 
 import torch
+from scipy.stats import chisquare
 from transformers import LogitsProcessorList
 from transformers.generation.logits_process import (
     RepetitionPenaltyLogitsProcessor,
@@ -179,10 +180,20 @@ def test_rows_with_every_setting_off_are_left_alone():
     assert torch.equal(sampler.warp(torch.tensor([[1, 2]] * 2), scores), scores)
 
 
-def test_it_draws_what_transformers_warpers_and_the_rows_own_generator_draw():
-    """The seed keeps its meaning: a sampling row's token is ``torch.multinomial`` of
-    transformers' warped distribution with a generator seeded from the row's seed; a greedy
-    row's is the argmax of its penalised logits."""
+def _inverse_transform(probs: list[float], u: float) -> int:
+    """The first token whose cumulative probability passes ``u`` times the total."""
+    target, running = u * sum(probs), 0.0
+    for token, p in enumerate(probs):
+        running += p
+        if p > 0 and running > target:
+            return token
+    return max(token for token, p in enumerate(probs) if p > 0)
+
+
+def test_it_draws_from_transformers_warped_distribution_with_the_rows_own_uniforms():
+    """A sampling row's token is the inverse transform of transformers' warped distribution at
+    one uniform per step from a generator seeded with the row's seed; a greedy row's is the
+    argmax of its penalised logits."""
     generator = torch.Generator().manual_seed(5)
     vocab, length = 64, 6
     settings = GRID[::3]
@@ -202,12 +213,29 @@ def test_it_draws_what_transformers_warpers_and_the_rows_own_generator_draw():
         for row, warped in enumerate(_row_by_row(settings, input_ids, scores, pad_lengths)):
             if settings[row].greedy:
                 expected.append(int(warped.argmax()))
-            else:
-                probs = torch.softmax(warped, dim=-1)
-                expected.append(int(torch.multinomial(probs, 1, generator=references[row])))
+                continue
+            probs = torch.softmax(warped, dim=-1).tolist()
+            u = float(torch.rand(1, generator=references[row]))
+            expected.append(_inverse_transform(probs, u))
         chosen = _step(sampler, input_ids, scores)
         assert chosen == expected
         input_ids = torch.cat([input_ids, torch.tensor(chosen)[:, None]], dim=1)
+
+
+def test_its_draws_follow_the_warped_distribution():
+    """Over many steps a row's tokens come up as often as their warped probabilities say
+    (chi-squared test; fixed seed, so the test is deterministic)."""
+    scores = torch.tensor([[2.0, 1.0, 0.5, 0.0, -1.0, -9.0]])
+    settings = GenerationSettings(temperature=0.8, top_k=5, max_new_tokens=1024)
+    sampler = _sampler([settings], seeds=[42])
+    ids = torch.tensor([[1, 1]])  # the step stays 0: generate's limit is never reached
+    counts = torch.zeros(6)
+    for _ in range(4000):
+        counts[_step(sampler, ids, scores)[0]] += 1
+    probs = torch.softmax(TopKLogitsWarper(5)(ids, TemperatureLogitsWarper(0.8)(ids, scores)), -1)
+    assert counts[5] == 0  # outside the top 5: never drawn
+    result = chisquare(counts[:5].numpy(), (probs[0, :5] * 4000).numpy())
+    assert result.pvalue > 0.001, (counts, probs)
 
 
 def test_top_p_drops_the_token_after_the_mass_that_equals_top_p():

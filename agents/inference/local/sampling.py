@@ -10,14 +10,14 @@ equal to those processors applied row by row): a row whose setting is off (tempe
 top_k 0, top_p 1, penalty 1) or that is greedy gets the identity for it (divide by 1; a top-k
 threshold of -inf; a top-p threshold no cumulative probability reaches; multiply by 1), so the
 ops need no per-row branches. Hand-written because transformers' processors take one value for
-the batch. Only the draw is per row: each sampling row draws from its own ``torch.Generator``,
-seeded from the row's seed, with ``torch.multinomial`` on its warped distribution (as the
-row-by-row sampler did, so a seed keeps its meaning). We return scores that are -inf everywhere
+the batch. Only the uniform of the draw is per row: each sampling row takes one number per step
+from its own ``torch.Generator``, seeded from the row's seed, and the token is found by inverse
+transform sampling over all rows at once (``draw``). We return scores that are -inf everywhere
 but the chosen token, so the greedy step of ``generate`` just takes our choice.
 
 Determinism: a row's tokens depend only on its prompt, adapter, settings and seed, not on which
-other rows share the batch (each row draws from its own generator, one draw per step), up to the
-float noise of batched vs. single matmuls.
+other rows share the batch (each row draws from its own generator, one uniform per step), up to
+the float noise of batched vs. single matmuls.
 
 Per-row ``max_new_tokens``: generate runs to the largest limit; a row that reaches its own limit
 is forced to emit EOS (so generate can stop early once every row is done), and
@@ -117,13 +117,7 @@ class PerRowSampler(LogitsProcessor):
         chosen = warped.argmax(dim=-1)  # the greedy rows' choice
         drawing = [row for row in self.drawing if step < self.limits[row]]
         if drawing:
-            # The draw is ours: a generator per row (on the CPU, where seeded draws are stable).
-            probs = torch.softmax(warped[drawing], dim=-1).cpu()
-            draws = [
-                torch.multinomial(row_probs, 1, generator=self.generators[row])
-                for row, row_probs in zip(drawing, probs, strict=True)
-            ]
-            chosen[drawing] = torch.cat(draws).to(chosen.device)
+            chosen[drawing] = self.draw(warped[drawing], drawing)
         ended = [row for row, limit in enumerate(self.limits) if step >= limit]
         if ended:
             chosen[ended] = self.eos_token_id
@@ -131,6 +125,26 @@ class PerRowSampler(LogitsProcessor):
         out.scatter_(1, chosen[:, None], 0.0)
         self.step_logprobs.append(raw_logprobs.gather(1, chosen[:, None])[:, 0])  # on the device
         return out
+
+    def draw(self, warped: torch.Tensor, rows: list[int]) -> torch.Tensor:
+        """One token per row from its warped distribution, by inverse transform sampling: the
+        row's own generator gives one uniform u (on the CPU, where seeded draws are stable), and
+        the token is the first whose cumulative probability exceeds u times the row's total.
+
+        Why not ``torch.multinomial`` per row: it draws one exponential per vocabulary entry
+        from the row's generator, about 1.7 ms per row per step for SmolLM2's 49,152 tokens
+        (55 ms a step at 32 rows, a third of the model's own time); this is one cumulative sum
+        over all rows at once and a uniform per row (6 ms at 32 rows). A token of probability 0
+        is never drawn: the cumulative sum does not rise at it."""
+        probs = torch.softmax(warped, dim=-1)
+        uniforms = torch.cat([torch.rand(1, generator=self.generators[row]) for row in rows])
+        cumulative = probs.cumsum(dim=-1)
+        targets = uniforms.to(probs.device)[:, None] * cumulative[:, -1:]
+        picks = torch.searchsorted(cumulative, targets, right=True)[:, 0]
+        # u * total rounding up to the total would point past the end: take the last token the
+        # row can draw instead.
+        last = probs.shape[-1] - 1 - (probs > 0).flip(-1).int().argmax(dim=-1)
+        return torch.minimum(picks, last).to(torch.long)
 
     def chosen_logprobs(self) -> list[list[float]]:
         """Per row, per step: the raw model log-probability of the token chosen at that step
