@@ -128,21 +128,57 @@ def row_by_row_sampler_class():
     return RowByRowSampler
 
 
-def cross_match(loaded, refs, args, generate_batch) -> list[dict]:
+def plain_generate(loaded, plain, encoded, new_tokens: int):
+    """Plain transformers ``generate`` of already-encoded rows: no adapters, greedy, EOS banned
+    (exactly ``new_tokens`` each, as on the project's side)."""
+    import torch
+
+    with torch.inference_mode():
+        out = plain.generate(
+            **encoded,
+            do_sample=False,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            pad_token_id=loaded.tokenizer.pad_token_id,
+        )
+    assert out.shape[1] - encoded["input_ids"].shape[1] == new_tokens
+    return out
+
+
+def cross_match(loaded, plain, refs, args, generate_batch, encode_prompts) -> list[dict]:
+    """One generate of every queued match's rows against one generate per match, on the
+    project's path; and the same two ways with plain ``generate``, which bounds what batching
+    can buy on this machine (``plain_ratio``)."""
     results = []
     for n in args.n:
         for matches in args.matches:
             queued = rows_for(matches, n, refs, args.new_tokens)
             flat = [row for match in queued for row in match]
-            together, s_together = timed(lambda f=flat: generate_batch(loaded, f, ignore_eos=True))
-            apart, s_apart = timed(
-                lambda q=queued: [
+            encoded_flat = encode_prompts(loaded, [r.messages for r in flat])
+            encoded_each = [encode_prompts(loaded, [r.messages for r in m]) for m in queued]
+            ways = {
+                "together": lambda f=flat: generate_batch(loaded, f, ignore_eos=True),
+                "apart": lambda q=queued: [
                     r for match in q for r in generate_batch(loaded, match, ignore_eos=True)
-                ]
-            )
+                ],
+                "plain_together": lambda e=encoded_flat: plain_generate(
+                    loaded, plain, e, args.new_tokens
+                ),
+                "plain_apart": lambda es=encoded_each: [
+                    plain_generate(loaded, plain, e, args.new_tokens) for e in es
+                ],
+            }
             tokens = matches * n * args.new_tokens
-            assert sum(r.completion_tokens for r in together) == tokens
-            assert sum(r.completion_tokens for r in apart) == tokens
+            best: dict[str, float] = {}
+            # Interleaved, best of --repeats: a busy machine slows every way alike.
+            for _ in range(args.repeats):
+                for name, run in ways.items():
+                    out, seconds = timed(run)
+                    if name in ("together", "apart"):
+                        assert sum(r.completion_tokens for r in out) == tokens
+                    best[name] = min(best.get(name, seconds), seconds)
+            s_together, s_apart = best["together"], best["apart"]
+            p_together, p_apart = best["plain_together"], best["plain_apart"]
             results.append(
                 {
                     "n": n,
@@ -153,6 +189,9 @@ def cross_match(loaded, refs, args, generate_batch) -> list[dict]:
                     "matches_per_min_one_generate": round(60 * matches / s_together, 1),
                     "matches_per_min_per_match": round(60 * matches / s_apart, 1),
                     "ratio": round(s_apart / s_together, 2),
+                    "plain_one_generate_tok_s": round(tokens / p_together, 1),
+                    "plain_per_match_tok_s": round(tokens / p_apart, 1),
+                    "plain_ratio": round(p_apart / p_together, 2),
                 }
             )
             if not args.json:
@@ -161,7 +200,6 @@ def cross_match(loaded, refs, args, generate_batch) -> list[dict]:
 
 
 def ceiling(loaded, plain, refs, args, generate_batch, encode_prompts) -> list[dict]:
-    import torch
 
     old_sampler = row_by_row_sampler_class()
     results = []
@@ -183,17 +221,7 @@ def ceiling(loaded, plain, refs, args, generate_batch, encode_prompts) -> list[d
                 )
                 assert sum(r.completion_tokens for r in out) == tokens
                 best[name] = min(best.get(name, seconds), seconds)
-            with torch.inference_mode():
-                out, seconds = timed(
-                    lambda e=encoded: plain.generate(
-                        **e,
-                        do_sample=False,
-                        max_new_tokens=args.new_tokens,
-                        min_new_tokens=args.new_tokens,  # EOS banned, as on the project's side
-                        pad_token_id=loaded.tokenizer.pad_token_id,
-                    )
-                )
-            assert out.shape[1] - encoded["input_ids"].shape[1] == args.new_tokens
+            _, seconds = timed(lambda e=encoded: plain_generate(loaded, plain, e, args.new_tokens))
             best["plain"] = min(best.get("plain", seconds), seconds)
         for name, seconds in best.items():
             entry[f"{name}_tok_s"] = round(tokens / seconds, 1)
@@ -205,6 +233,20 @@ def ceiling(loaded, plain, refs, args, generate_batch, encode_prompts) -> list[d
     return results
 
 
+def profile(loaded, refs, args, generate_batch) -> None:
+    """Where one generate's time goes: torch's profiler around the largest cross-match batch,
+    the top operators by their own CPU time (printed to stderr)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    queued = rows_for(max(args.matches), max(args.n), refs, args.new_tokens)
+    flat = [row for match in queued for row in match]
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        generate_batch(loaded, flat, ignore_eos=True)
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18)
+    print(f"profile of one generate of {len(flat)} rows:\n{table}", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--matches", type=int, nargs="+", default=[1, 4, 16])
@@ -212,12 +254,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[8, 16, 32])
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=1, help="ceiling runs (best kept)")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each way (best kept)")
     parser.add_argument("--adapters", type=int, default=32, help="distinct adapters in play")
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-cross-match", action="store_true")
     parser.add_argument("--skip-ceiling", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the largest batch (stderr) and stop"
+    )
     parser.add_argument("--random-weights", action="store_true")
     parser.add_argument("--config-size", choices=sorted(CONFIG_SIZES), default="135m")
     parser.add_argument("--tokenizer-dir")
@@ -251,12 +296,17 @@ def main() -> None:
         "new_tokens_per_row": args.new_tokens,
         "lora_rank": args.rank,
     }
+    if args.profile:
+        profile(loaded, refs, args, generate_batch)
+        return
     if not args.json:
         print(json.dumps(report), flush=True)
     if not args.skip_ceiling:
         report["ceiling"] = ceiling(loaded, plain, refs, args, generate_batch, encode_prompts)
     if not args.skip_cross_match:
-        report["cross_match"] = cross_match(loaded, refs, args, generate_batch)
+        report["cross_match"] = cross_match(
+            loaded, plain, refs, args, generate_batch, encode_prompts
+        )
     print(json.dumps(report))
 
 
