@@ -383,6 +383,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
 # Play credits every new player starts with (0: none). Play credits pay fees and training but are
 # never withdrawn (ledger: play vs withdrawable accounts).
 ARENA_STARTER_GRANT = env_int("ARENA_STARTER_GRANT", 1000, minimum=0)
+# The system accounts every match touches (platform revenue, grants, chain deposits) are spread
+# over this many rows, so concurrent settlements do not queue on one lock (ledger.services).
+ARENA_LEDGER_SHARDS = env_int("ARENA_LEDGER_SHARDS", 16, minimum=1)
 # Practice runs (a draft configuration against a baseline, no prizes, no ratings, no pairs).
 ARENA_PRACTICE_FEE = env_int("ARENA_PRACTICE_FEE", 0, minimum=0)
 ARENA_PRACTICE_MAX_PROMPTS = env_int("ARENA_PRACTICE_MAX_PROMPTS", 16, minimum=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from ledger import services
 from ledger.models import Account, Posting, Settlement, Transfer
 
 
@@ -44,10 +45,17 @@ class PostingInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "owner", "ref", "balance", "created_at"]
+    list_display = ["id", "kind", "owner", "ref", "shard", "balance", "account_total", "created_at"]
     list_filter = ["kind"]
     search_fields = ["owner__username", "ref"]
     list_select_related = ["owner"]
+    readonly_fields = ["account_total"]
+
+    @admin.display(description="account total")
+    def account_total(self, obj: Account) -> int:
+        """A sharded system account (platform revenue, grants, chain deposits) is several rows;
+        its balance is their sum. Other accounts are one row."""
+        return services.balance(obj) if obj.is_sharded else obj.balance
 
 
 @admin.register(Transfer)

@@ -7,6 +7,7 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from ledger.models import (
     MIXED_KINDS,
     PLAY_KINDS,
+    SHARDED_KINDS,
     SOURCE_KINDS,
     Account,
     AccountKind,
@@ -62,7 +63,10 @@ def audit_ledger() -> dict:
     - play and withdrawable credits stay apart: each transfer's play part is all of it out of
       or into a play account (or grants), none of it out of or into a withdrawable account, and
       each escrow's and revenue account's stored play part equals the play parts of its
-      transfers, between 0 and its balance.
+      transfers, between 0 and its balance;
+    - a sharded system account (issue #11) is its shard rows: each row is checked as above, the
+      account's total (``system_accounts`` in the report) is not negative unless it is a source,
+      and only the sharded kinds have rows with a shard number other than 0.
     """
     problems: list[dict] = []
     recomputed = dict(
@@ -78,11 +82,26 @@ def audit_ledger() -> dict:
     )
     accounts = 0
     stored_sum = 0
+    system: dict[str, dict] = {}
     for account in Account.objects.select_related("owner").order_by("pk").iterator():
         accounts += 1
         stored_sum += account.balance
         total = recomputed.pop(account.pk, 0)
         where = {"account": account.pk, "label": str(account), "kind": account.kind}
+        if account.kind in SHARDED_KINDS:
+            row = system.setdefault(account.kind, {"balance": 0, "play": 0, "shards": 0})
+            row["balance"] += total
+            row["play"] += account.play
+            row["shards"] += 1
+        elif account.shard:
+            problems.append(
+                {
+                    "check": "shard_kind",
+                    **where,
+                    "shard": account.shard,
+                    "message": f"{account} is not a sharded account but has shard {account.shard}",
+                }
+            )
         if account.balance != total:
             problems.append(
                 {
@@ -118,6 +137,16 @@ def audit_ledger() -> dict:
                         ),
                     }
                 )
+    for kind, row in sorted(system.items()):
+        if kind not in SOURCE_KINDS and row["balance"] < 0:
+            problems.append(
+                {
+                    "check": "no_negative_balance",
+                    "kind": kind,
+                    "recomputed": row["balance"],
+                    "message": f"{kind} is negative over its {row['shards']} shards",
+                }
+            )
     postings_sum = Posting.objects.aggregate(total=Sum("amount"))["total"] or 0
     if postings_sum != 0:
         problems.append(
@@ -165,6 +194,7 @@ def audit_ledger() -> dict:
         "postings": Posting.objects.count(),
         "sum_of_balances": stored_sum,
         "sum_of_postings": postings_sum,
+        "system_accounts": system,
         "problems": problems,
     }
 

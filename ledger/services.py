@@ -1,17 +1,30 @@
-"""Writes to the credit ledger. Every movement of credits goes through ``transfer``.
+"""Writes to the credit ledger. Every movement of credits goes through ``transfer``, or through
+``settle`` when an escrow is emptied into several accounts at once.
 
-Concurrency: a transfer locks both accounts' rows (SELECT ... FOR UPDATE) in ascending id order,
+Concurrency: a transfer locks its accounts' rows (SELECT ... FOR UPDATE) in ascending id order,
 so two transfers touching the same accounts queue instead of deadlocking, and the balance check
 runs on a locked, current balance. SQLite has no row locks; there the write transaction itself is
 the lock (settings use BEGIN IMMEDIATE). The database's CHECK constraint on balances is the last
 line: a bug here would fail the transaction, never overdraw an account.
 
-Idempotency: the key is looked up first (a retry then costs one read and takes no lock), and
-again once the accounts are locked: a concurrent caller with the same key may have committed
-while we waited for its locks, and its transfer is then the answer (not InsufficientFunds for the
-credits it moved). A same-key caller on other accounts shares no lock and may commit between that
-second look and our insert; then the unique index refuses our insert: the transfer's own atomic
-block (a savepoint when nested) rolls back and the winner's transfer is read back and compared.
+Hot system accounts (issue #11): platform revenue, grants and chain deposits, which every match,
+grant or deposit touches, are spread over shard rows (``SHARDED_KINDS``). A transfer locks one
+shard that no other transaction holds (SELECT ... FOR UPDATE SKIP LOCKED, starting from the
+shard its key hashes to, ``shard_of``), so settlements that all pay the platform do not queue on
+one row lock; the account's balance is the sum of its shards (``balance``). Grants and chain
+deposits are sources and need no balance check. A debit from platform revenue does: it locks all
+the shards in id order, sweeps them into shard 0 (``shard_sweep`` transfers) and pays from there,
+so its balance check and its play share are those of the whole account.
+
+Idempotency: once the accounts are locked, the transfer is inserted with ON CONFLICT (key) DO
+NOTHING; when the key is taken, the transfer holding it is the answer if its content matches, an
+IdempotencyConflict if not. A same-key caller that shares our locks committed before we got them;
+one on other accounts is waited for by the key's unique index; either way the look-up that follows
+(a new statement under READ COMMITTED) sees its transfer. Before a refusal (InsufficientFunds) the
+key is looked up too: a same-key caller may have moved the very credits we find missing, and its
+transfer is then ours. Refusals are decided before anything is written and raised once the
+transfer's block is left, so a nested transfer costs no savepoint and a refusal leaves the
+caller's transaction usable.
 
 Play credits and withdrawable credits (issue #10, money that cannot be farmed): each user has a
 withdrawable account (kind ``user``: deposits, prizes paid from withdrawable fees) and a play
@@ -36,16 +49,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db import connection, models, transaction
+from django.db.models import Case, F, Q, Sum, Value, When
+from django.db.models.functions import Mod
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds, LedgerError
 from ledger.models import (
     KEY_MAX_LENGTH,
+    SHARDED_KINDS,
     SYSTEM_KINDS,
     Account,
     AccountKind,
@@ -60,6 +76,9 @@ __all__ = [
     "escrow_account",
     "creator_revenue_account",
     "system_account",
+    "system_shards",
+    "shard_count",
+    "shard_of",
     "transfer",
     "grant",
     "starter_grant",
@@ -84,6 +103,8 @@ KIND_MAX_LENGTH = 32
 MEMO_MAX_LENGTH = 255
 SETTLE_KEY_SEP = "#"  # settle's transfers are "<key>#0", "<key>#1", ...
 PLAY_KEY_SUFFIX = "~play"  # the play leg of a split movement: "<key>~play"
+USER_KINDS = (AccountKind.USER, AccountKind.PLAY)  # a payout to either lands in both
+SWEEP_KIND = "shard_sweep"  # a shard's balance moved to shard 0 before a debit
 
 
 # --- accounts -------------------------------------------------------------------------------
@@ -121,16 +142,95 @@ def escrow_account(ref: str) -> Account:
     return account
 
 
-def system_account(kind: str) -> Account:
+def _check_system_kind(kind) -> None:
     if kind not in SYSTEM_KINDS:
         names = ", ".join(str(k) for k in SYSTEM_KINDS)
         raise LedgerError(f"{kind!r} is not a system account (one of: {names})")
-    account, _ = Account.objects.get_or_create(kind=kind, owner=None, ref="")
+
+
+def system_account(kind: str) -> Account:
+    """The system account of ``kind``; for a sharded one, its shard 0, which stands for the whole
+    account wherever an account is passed (transfers route to the key's shard)."""
+    _check_system_kind(kind)
+    account, created = Account.objects.get_or_create(kind=kind, shard=0, owner=None, ref="")
+    if created and account.is_sharded:
+        system_shards(kind)  # the others with it; an account sharded later gets them once busy
     return account
 
 
+def shard_count() -> int:
+    """How many shards a sharded system account spreads over. Lowering it later is safe: reads
+    and debits cover every shard row that exists, only new transfers use fewer."""
+    return max(1, int(settings.ARENA_LEDGER_SHARDS))
+
+
+def shard_of(key: str) -> int:
+    """The shard a transfer under ``key`` uses: a stable hash, so a retry finds the same row."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shard_count()
+
+
+def system_shards(kind: str) -> list[Account]:
+    """Every shard row of the system account ``kind`` (all ``shard_count()`` made if missing),
+    by shard; one row for an account that is not sharded."""
+    _check_system_kind(kind)
+    if kind not in SHARDED_KINDS:
+        return [system_account(kind)]
+    wanted = [Account(kind=kind, shard=index) for index in range(shard_count())]
+    Account.objects.bulk_create(wanted, ignore_conflicts=True)
+    return list(Account.objects.filter(kind=kind).order_by("shard"))
+
+
+def _shard_row(account: Account, key: str) -> Account:
+    """The row a transfer under ``key`` moves: the key's shard of a sharded account, else the
+    account itself."""
+    if not account.is_sharded:
+        return account
+    index = shard_of(key)
+    if account.shard == index:
+        return account
+    row = Account.objects.filter(kind=account.kind, shard=index).first()
+    if row is None:
+        # Its first use: make all the shards at once, so the others' first uses need no insert
+        # (an insert of a row another open transaction has just inserted waits for its end).
+        row = system_shards(account.kind)[index]
+    return row
+
+
+def _lock_shard(account: Account, key: str) -> Account:
+    """Lock a shard of the sharded ``account`` for a credit, or a source's debit, under ``key``:
+    the key's shard when it is free, else the next free one. SKIP LOCKED never waits while a
+    shard is free, so concurrent settlements paying the platform never queue on one another.
+    Only when every shard is held does it wait, for the key's shard. Called after the other
+    rows are locked; SQLite has no row locks (the write transaction is the lock): the key's."""
+    if not connection.features.has_select_for_update_skip_locked:
+        return _shard_row(account, key)
+    count, start = shard_count(), shard_of(key)
+    free = (
+        Account.objects.select_for_update(skip_locked=True)
+        .filter(kind=account.kind, shard__lt=count)
+        .order_by(Mod(F("shard") - start + count, count))
+    )
+    for row in free[:1]:
+        return row
+    row = _shard_row(account, key)  # all held, or none made yet (then made here)
+    return Account.objects.select_for_update().get(pk=row.pk)
+
+
+def _identity(account: Account) -> int:
+    """The id that names ``account`` in fingerprints: for a sharded account, its shard 0's id,
+    which is the id the account had before it was sharded, so transfers made then still match."""
+    if account.is_sharded and account.shard:
+        return Account.objects.values_list("pk", flat=True).get(kind=account.kind, shard=0)
+    return account.pk
+
+
 def balance(account: Account) -> int:
-    """The account's current balance, read from the database (not the possibly stale object)."""
+    """The account's current balance, read from the database (not the possibly stale object);
+    for a sharded system account, the sum over its shards."""
+    if account.is_sharded:
+        found = Account.objects.filter(kind=account.kind).aggregate(total=Sum("balance"))
+        return found["total"] or 0
     return Account.objects.values_list("balance", flat=True).get(pk=account.pk)
 
 
@@ -149,9 +249,7 @@ def user_balances(user) -> Balances:
     if user is None or getattr(user, "pk", None) is None:
         return Balances(0, 0)
     found = dict(
-        Account.objects.filter(
-            kind__in=[AccountKind.USER, AccountKind.PLAY], owner=user
-        ).values_list("kind", "balance")
+        Account.objects.filter(kind__in=USER_KINDS, owner=user).values_list("kind", "balance")
     )
     return Balances(
         withdrawable=found.get(AccountKind.USER, 0), play=found.get(AccountKind.PLAY, 0)
@@ -191,28 +289,125 @@ def _fingerprint(*, debit_id: int, credit_id: int, amount: int, kind: str) -> st
     return hashlib.sha256(encoded).hexdigest()
 
 
-def _replay(key: str, fingerprint: str) -> Transfer | None:
-    """The transfer already made under ``key``, if its content matches; conflict if it differs."""
+def _existing(key: str, fingerprint: str) -> Transfer | IdempotencyConflict | None:
+    """The transfer already made under ``key`` if its content matches, the conflict (returned,
+    not raised) if it differs, None if the key is free."""
     found = Transfer.objects.filter(key=key).first()
     if found is None:
         return None
     if found.fingerprint != fingerprint:
-        raise IdempotencyConflict(
+        return IdempotencyConflict(
             f"idempotency key {key!r} was already used for a different transfer "
             f"({found.amount} from account {found.debit_id} to {found.credit_id}, {found.kind})"
         )
     return found
 
 
+def _lock_where(condition: Q) -> dict[int, Account]:
+    """Lock the accounts matching ``condition`` in ascending id order, the one order every
+    caller uses (PostgreSQL locks the rows as the sorted result returns them)."""
+    locked = Account.objects.select_for_update().filter(condition).order_by("pk")
+    return {a.pk: a for a in locked}
+
+
 def _lock(account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock the accounts' rows in ascending id order, the one order every caller uses."""
+    """Lock the accounts' rows in ascending id order."""
     ids = sorted(set(account_ids))
-    locked = Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    accounts = {a.pk: a for a in locked}
+    accounts = _lock_where(Q(pk__in=ids))
     missing = set(ids) - accounts.keys()
     if missing:
         raise LedgerError(f"no such account: {sorted(missing)}")
     return accounts
+
+
+def _insert_sql(record: models.Model, unique: str) -> tuple[str, list]:
+    """INSERT ... ON CONFLICT (<unique>) DO NOTHING RETURNING id for ``record``, and its values.
+
+    Hand-written because the ORM has no insert that skips a taken key and says whether it did
+    (bulk_create(ignore_conflicts=True) returns no ids), and catching the IntegrityError of a
+    plain insert instead needs a savepoint around it (two more round trips) for the transaction
+    to survive it. PostgreSQL and SQLite (3.35+) both run this statement. The values go through
+    each field's own preparation (auto_now_add included), as the ORM's insert would."""
+    meta = record._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    values = [field.get_db_prep_save(field.pre_save(record, True), connection) for field in fields]
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote(meta.get_field(unique).column)}) DO NOTHING "
+        f"RETURNING {quote(meta.pk.column)}"
+    )
+    return sql, values
+
+
+def _inserted(record: models.Model, row: tuple | None) -> bool:
+    if row is None:
+        return False
+    record.pk = row[0]
+    record._state.adding = False
+    record._state.db = connection.alias
+    return True
+
+
+def _insert_unless_taken(record: models.Model, unique: str) -> bool:
+    """Insert ``record`` unless its ``unique`` field's value is taken; True when inserted (its
+    pk is then set). One statement (``_insert_sql``)."""
+    sql, values = _insert_sql(record, unique)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return _inserted(record, cursor.fetchone())
+
+
+def _insert_transfer_pg(made: Transfer, changes: dict[int, tuple[int, int]]) -> bool:
+    """PostgreSQL: insert the transfer (unless its key is taken), its two postings and the two
+    balance changes (pk -> (balance, play) added) in one statement, one round trip instead of
+    three. Data-modifying CTEs share one snapshot and all run; the postings and the update
+    happen only when the transfer row was inserted. The FK from postings to the transfer is
+    checked at the statement's end, when the transfer exists. Hand-written: the ORM cannot
+    combine statements."""
+    insert, values = _insert_sql(made, "key")
+    quote = connection.ops.quote_name
+    posting, account = quote(Posting._meta.db_table), quote(Account._meta.db_table)
+    (a, (a_balance, a_play)), (b, (b_balance, b_play)) = changes.items()
+    sql = (
+        f"WITH made AS ({insert}), "
+        f"postings AS (INSERT INTO {posting} (transfer_id, account_id, amount) "
+        "SELECT made.id, v.account, v.amount FROM made, "
+        "(VALUES (%s::bigint, %s::bigint), (%s::bigint, %s::bigint)) AS v(account, amount)), "
+        f"balances AS (UPDATE {account} SET "
+        "balance = balance + CASE WHEN id = %s THEN %s::bigint ELSE %s::bigint END, "
+        "play = play + CASE WHEN id = %s THEN %s::bigint ELSE %s::bigint END "
+        "WHERE id IN (%s, %s) AND EXISTS (SELECT 1 FROM made)) "
+        "SELECT id FROM made"
+    )
+    params = [
+        *values,
+        *(made.debit_id, -made.amount, made.credit_id, made.amount),
+        *(a, a_balance, b_balance, a, a_play, b_play, a, b),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return _inserted(made, cursor.fetchone())
+
+
+def _update_balances(before: dict[int, tuple[int, int]], accounts: dict[int, Account]) -> None:
+    """Write the balances and play parts of ``accounts`` that changed since ``before`` (pk ->
+    (balance, play)), all rows in one statement. The rows are locked, so adding the difference
+    is the whole story."""
+    changed = {
+        pk: (accounts[pk].balance - balance, accounts[pk].play - play)
+        for pk, (balance, play) in before.items()
+        if (accounts[pk].balance, accounts[pk].play) != (balance, play)
+    }
+    if not changed:
+        return
+    Account.objects.filter(pk__in=list(changed)).update(
+        balance=F("balance")
+        + Case(*[When(pk=pk, then=Value(d)) for pk, (d, _) in changed.items()], default=Value(0)),
+        play=F("play")
+        + Case(*[When(pk=pk, then=Value(p)) for pk, (_, p) in changed.items()], default=Value(0)),
+    )
 
 
 def transfer(
@@ -222,9 +417,10 @@ def transfer(
 
     Same key and same content: the first Transfer, nothing moves. Same key, different content:
     IdempotencyConflict. Not enough credits in a non-source account: InsufficientFunds.
-    Atomic: inside a caller's transaction it runs in a savepoint, so a refusal spoils nothing.
+    Atomic, and a refusal writes nothing, so a caller's transaction stays usable after one.
     Out of a mixed account (an escrow) the transfer carries the account's mix of play credits;
     play credits never enter a withdrawable account (use ``release``/``settle`` to pay users).
+    A sharded system account (``system_account``) is moved on the key's shard.
     """
     return _transfer(debit=debit, credit=credit, amount=amount, key=key, kind=kind, memo=memo)
 
@@ -238,7 +434,10 @@ def _transfer(
     kind: str,
     memo: str = "",
     play: int | None = None,
+    locked: dict[int, Account] | None = None,
 ) -> Transfer:
+    """``transfer``, with the play part decided by the caller (None: by the accounts) and, when
+    the caller already holds the accounts' locks, its locked rows (``locked``)."""
     _check_amount(amount)
     _check_key(key)
     if not isinstance(kind, str) or not kind or len(kind) > KIND_MAX_LENGTH:
@@ -249,30 +448,161 @@ def _transfer(
         raise LedgerError("debit and credit must be ledger accounts")
     if debit.pk is None or credit.pk is None:
         raise LedgerError("debit and credit must be saved accounts")
-    if debit.pk == credit.pk:
+    if debit.pk == credit.pk or (debit.is_sharded and debit.kind == credit.kind):
         raise LedgerError(f"a transfer needs two different accounts, got {debit} twice")
 
-    fingerprint = _fingerprint(debit_id=debit.pk, credit_id=credit.pk, amount=amount, kind=kind)
-    try:
-        # The outermost block is a transaction, a nested one a savepoint: either way, losing the
-        # key race below rolls back only this transfer, and the caller can read the winner's.
-        with transaction.atomic():
-            return _transfer_once(
-                debit=debit,
-                credit=credit,
-                amount=amount,
-                key=key,
-                kind=kind,
-                memo=memo,
-                fingerprint=fingerprint,
-                play=play,
+    fingerprint = _fingerprint(
+        debit_id=_identity(debit), credit_id=_identity(credit), amount=amount, kind=kind
+    )
+    move = {"amount": amount, "key": key, "kind": kind, "memo": memo, "fingerprint": fingerprint}
+    # No savepoint: nothing below writes before every refusal is decided, and refusals come back
+    # as values, raised once the block is left (a transaction when outermost).
+    with transaction.atomic(savepoint=False):
+        if debit.is_sharded and not debit.is_source:
+            outcome = _transfer_from_shards(debit=debit, credit=credit, play=play, **move)
+        else:
+            plain = [a.pk for a in (debit, credit) if not a.is_sharded]
+            if locked is None or any(pk not in locked for pk in plain):
+                locked = _lock(plain)
+            rows = []
+            for account in (debit, credit):
+                row = _lock_shard(account, key) if account.is_sharded else locked[account.pk]
+                locked[row.pk] = row
+                rows.append(row)
+            outcome = _write(*rows, play=play, **move)
+        # The callers' objects show the new balances too (they were read before the lock).
+        for account in (debit, credit):
+            if locked is not None and account.pk in locked:
+                account.balance, account.play = locked[account.pk].balance, locked[account.pk].play
+    if isinstance(outcome, LedgerError):
+        raise outcome
+    return outcome
+
+
+def _write(
+    source: Account,
+    target: Account,
+    *,
+    amount: int,
+    key: str,
+    kind: str,
+    memo: str,
+    fingerprint: str,
+    play: int | None,
+) -> Transfer | LedgerError:
+    """Make the transfer between two locked rows (their objects updated in place), or return why
+    not: a refusal, or the conflict of a taken key. A key taken by the same content returns that
+    transfer and moves nothing."""
+    refusal = None
+    if not source.is_source and source.balance < amount:
+        refusal = InsufficientFunds(f"{source} holds {source.balance} credits, {amount} are needed")
+    else:
+        try:
+            play = _play_part(source, target, amount, play)
+        except LedgerError as exc:
+            refusal = exc
+    if refusal is not None:
+        # A same-key caller may have committed while we waited for the locks, moving the very
+        # credits we now miss: its transfer is ours too.
+        return _existing(key, fingerprint) or refusal
+    made = Transfer(
+        key=key,
+        debit_id=source.pk,
+        credit_id=target.pk,
+        amount=amount,
+        play=play,
+        kind=kind,
+        memo=memo,
+        fingerprint=fingerprint,
+    )
+    before = {a.pk: (a.balance, a.play) for a in (source, target)}
+    _apply(source, target, amount, play)
+    if connection.vendor == "postgresql":
+        changes = {
+            a.pk: (a.balance - before[a.pk][0], a.play - before[a.pk][1]) for a in (source, target)
+        }
+        if _insert_transfer_pg(made, changes):
+            return made
+    elif _insert_unless_taken(made, "key"):
+        Posting.objects.bulk_create(
+            [
+                Posting(transfer=made, account_id=source.pk, amount=-amount),
+                Posting(transfer=made, account_id=target.pk, amount=amount),
+            ]
+        )
+        _update_balances(before, {source.pk: source, target.pk: target})
+        return made
+    # The key is taken: nothing was written; the locked objects are put back as they were.
+    for account in (source, target):
+        account.balance, account.play = before[account.pk]
+    return _existing(key, fingerprint) or LedgerError(f"key {key!r} is taken and gone")
+
+
+def _apply(source: Account, target: Account, amount: int, play: int) -> None:
+    """A transfer's effect on the two (locked) objects. Only mixed accounts store a play part;
+    a play or withdrawable account's kind says it all."""
+    source.balance -= amount
+    target.balance += amount
+    if source.is_mixed:
+        source.play -= play
+    if target.is_mixed:
+        target.play += play
+
+
+def _transfer_from_shards(
+    *,
+    debit: Account,
+    credit: Account,
+    amount: int,
+    key: str,
+    kind: str,
+    memo: str,
+    fingerprint: str,
+    play: int | None,
+) -> Transfer | LedgerError:
+    """A debit from a sharded account that must not go negative (platform revenue): lock every
+    shard (and the credited row) in id order, check the total, sweep the other shards into shard
+    0 and pay from it, so the balance check and the play share are the whole account's."""
+    target_row = _shard_row(credit, key)
+    locked = _lock_where(Q(kind=debit.kind) | Q(pk=target_row.pk))
+    shards = sorted((a for a in locked.values() if a.kind == debit.kind), key=lambda a: a.shard)
+    total = sum(shard.balance for shard in shards)
+    if total < amount:
+        refusal = InsufficientFunds(
+            f"{debit.get_kind_display()} holds {total} credits, {amount} are needed"
+        )
+        return _existing(key, fingerprint) or refusal
+    if (done := _existing(key, fingerprint)) is not None:
+        return done  # a retry sweeps nothing
+    head = shards[0]
+    for shard in shards[1:]:
+        if shard.balance:
+            # Internal moves within one account: not idempotent operations of their own (the
+            # debit's key guards the whole), so each gets a fresh key.
+            swept = _write(
+                shard,
+                head,
+                amount=shard.balance,
+                key=f"sweep:{uuid.uuid4().hex}",
+                kind=SWEEP_KIND,
+                memo=f"{debit.get_kind_display()}: shard {shard.shard} swept into shard 0",
+                fingerprint=_fingerprint(
+                    debit_id=shard.pk, credit_id=head.pk, amount=shard.balance, kind=SWEEP_KIND
+                ),
+                play=shard.play,
             )
-    except IntegrityError:
-        # Another caller inserted the same key after our look under the locks: it shared none
-        # of our locks, so its content differs (a conflict, below). A backstop, seldom reached.
-        if (done := _replay(key, fingerprint)) is not None:
-            return done
-        raise
+            if isinstance(swept, LedgerError):
+                return swept
+    return _write(
+        head,
+        locked[target_row.pk],
+        amount=amount,
+        key=key,
+        kind=kind,
+        memo=memo,
+        fingerprint=fingerprint,
+        play=play,
+    )
 
 
 def _implied_play(account: Account, amount: int) -> int | None:
@@ -318,62 +648,6 @@ def _play_part(source: Account, target: Account, amount: int, play: int | None) 
     return play
 
 
-def _transfer_once(
-    *,
-    debit: Account,
-    credit: Account,
-    amount: int,
-    key: str,
-    kind: str,
-    memo: str,
-    fingerprint: str,
-    play: int | None,
-) -> Transfer:
-    if (done := _replay(key, fingerprint)) is not None:
-        return done  # a retry: one read, no lock
-    accounts = _lock([debit.pk, credit.pk])
-    # Look again now that we hold the locks: a same-key caller may have committed while we
-    # waited for them, and its transfer is ours too (checking funds first would refuse it, as
-    # the credits it moved are gone). Under READ COMMITTED this new statement sees that commit.
-    if (done := _replay(key, fingerprint)) is not None:
-        return done
-    source = accounts[debit.pk]
-    target = accounts[credit.pk]
-    if not source.is_source and source.balance < amount:
-        raise InsufficientFunds(f"{source} holds {source.balance} credits, {amount} are needed")
-    play = _play_part(source, target, amount, play)
-    made = Transfer.objects.create(
-        key=key,
-        debit_id=debit.pk,
-        credit_id=credit.pk,
-        amount=amount,
-        play=play,
-        kind=kind,
-        memo=memo,
-        fingerprint=fingerprint,
-    )
-    Posting.objects.bulk_create(
-        [
-            Posting(transfer=made, account_id=debit.pk, amount=-amount),
-            Posting(transfer=made, account_id=credit.pk, amount=amount),
-        ]
-    )
-    # Only mixed accounts store a play part; a play or withdrawable account's kind says it all.
-    play_out = play if source.is_mixed else 0
-    play_in = play if target.is_mixed else 0
-    # Both balances in one statement; the rows are locked, so this is the whole story.
-    Account.objects.filter(pk__in=[debit.pk, credit.pk]).update(
-        balance=F("balance") + Case(When(pk=debit.pk, then=Value(-amount)), default=Value(amount)),
-        play=F("play") + Case(When(pk=debit.pk, then=Value(-play_out)), default=Value(play_in)),
-    )
-    # The callers' objects now show the new balances too (they were read before the lock).
-    debit.balance = source.balance - amount
-    credit.balance = target.balance + amount
-    debit.play = source.play - play_out
-    credit.play = target.play + play_in
-    return made
-
-
 # --- movements of two legs: play and withdrawable ------------------------------------------
 
 
@@ -401,35 +675,26 @@ def _check_split_key(key) -> None:
 
 
 def _pay_user_legs(
-    *, source: Account, user, amount: int, play: int, key: str, kind: str, memo: str
+    *,
+    source: Account,
+    wallet: Account,
+    play_to: Account,
+    amount: int,
+    play: int,
+    key: str,
+    kind: str,
+    memo: str,
+    locked: dict[int, Account],
 ) -> list[Transfer]:
     """Pay ``amount`` from a locked mixed ``source`` to a user: its ``play`` part into the play
-    account (key ``<key>~play``), the rest into the withdrawable one (key ``<key>``)."""
+    account ``play_to`` (key ``<key>~play``), the rest into ``wallet`` (key ``<key>``)."""
+    common = {"debit": source, "kind": kind, "memo": memo, "locked": locked}
     legs = []
     if amount - play:
-        legs.append(
-            _transfer(
-                debit=source,
-                credit=user_account(user),
-                amount=amount - play,
-                key=key,
-                kind=kind,
-                memo=memo,
-                play=0,
-            )
-        )
+        legs.append(_transfer(credit=wallet, amount=amount - play, key=key, play=0, **common))
     if play:
-        legs.append(
-            _transfer(
-                debit=source,
-                credit=play_account(user),
-                amount=play,
-                key=key + PLAY_KEY_SUFFIX,
-                kind=kind,
-                memo=memo,
-                play=play,
-            )
-        )
+        play_key = key + PLAY_KEY_SUFFIX
+        legs.append(_transfer(credit=play_to, amount=play, key=play_key, play=play, **common))
     return legs
 
 
@@ -476,9 +741,8 @@ def hold(*, user, escrow_ref: str, amount: int, key: str) -> Transfer:
     _check_split_key(key)
     wallet, play, escrow = user_account(user), play_account(user), escrow_account(escrow_ref)
     pairs = {(wallet.pk, escrow.pk), (play.pk, escrow.pk)}
-    if (done := _split_replay(key, amount=amount, kind="hold", pairs=pairs)) is not None:
-        return done
     locked = _lock([wallet.pk, play.pk, escrow.pk])
+    # Under the locks: a same-key caller on these accounts has committed by now.
     if (done := _split_replay(key, amount=amount, kind="hold", pairs=pairs)) is not None:
         return done
     from_play = min(amount, locked[play.pk].balance)
@@ -494,7 +758,13 @@ def hold(*, user, escrow_ref: str, amount: int, key: str) -> Transfer:
     if from_wallet:
         legs.append(
             _transfer(
-                debit=wallet, credit=escrow, amount=from_wallet, key=key, kind="hold", memo=memo
+                debit=wallet,
+                credit=escrow,
+                amount=from_wallet,
+                key=key,
+                kind="hold",
+                memo=memo,
+                locked=locked,
             )
         )
     if from_play:
@@ -506,6 +776,7 @@ def hold(*, user, escrow_ref: str, amount: int, key: str) -> Transfer:
                 key=key + PLAY_KEY_SUFFIX,
                 kind="hold",
                 memo=memo,
+                locked=locked,
             )
         )
     return legs[0]
@@ -523,8 +794,6 @@ def release(*, user, escrow_ref: str, amount: int, key: str) -> Transfer:
     _check_split_key(key)
     wallet, play, escrow = user_account(user), play_account(user), escrow_account(escrow_ref)
     pairs = {(escrow.pk, wallet.pk), (escrow.pk, play.pk)}
-    if (done := _split_replay(key, amount=amount, kind="release", pairs=pairs)) is not None:
-        return done
     locked = _lock([wallet.pk, play.pk, escrow.pk])
     if (done := _split_replay(key, amount=amount, kind="release", pairs=pairs)) is not None:
         return done
@@ -533,7 +802,9 @@ def release(*, user, escrow_ref: str, amount: int, key: str) -> Transfer:
         raise InsufficientFunds(f"{pot} holds {pot.balance} credits, {amount} are needed")
     legs = _pay_user_legs(
         source=escrow,
-        user=user,
+        wallet=wallet,
+        play_to=play,
+        locked=locked,
         amount=amount,
         play=_share(amount, pot.play, pot.balance),
         key=key,
@@ -555,8 +826,6 @@ def creator_revenue_withdraw(*, user, amount: int, key: str) -> list[Transfer]:
     revenue = creator_revenue_account(user)
     kind = "creator_revenue"
     pairs = {(revenue.pk, wallet.pk), (revenue.pk, play.pk)}
-    if _split_replay(key, amount=amount, kind=kind, pairs=pairs) is not None:
-        return list(Transfer.objects.filter(key__in=[key, key + PLAY_KEY_SUFFIX]))
     locked = _lock([wallet.pk, play.pk, revenue.pk])
     if _split_replay(key, amount=amount, kind=kind, pairs=pairs) is not None:
         return list(Transfer.objects.filter(key__in=[key, key + PLAY_KEY_SUFFIX]))
@@ -565,7 +834,9 @@ def creator_revenue_withdraw(*, user, amount: int, key: str) -> list[Transfer]:
         raise InsufficientFunds(f"your creator revenue holds {held.balance} credits, not {amount}")
     return _pay_user_legs(
         source=revenue,
-        user=user,
+        wallet=wallet,
+        play_to=play,
+        locked=locked,
         amount=amount,
         play=_share(amount, held.play, held.balance),
         key=key,
@@ -678,9 +949,25 @@ def _check_payouts(payouts: Sequence[tuple[Account, int]]) -> list[tuple[Account
 
 
 def _settle_fingerprint(escrow: Account, payouts: list[tuple[Account, int]]) -> str:
-    content = {"escrow": escrow.pk, "payouts": [[a.pk, amount] for a, amount in payouts]}
+    identities = _identities([account for account, _ in payouts])
+    content = {"escrow": escrow.pk, "payouts": [[identities[a.pk], n] for a, n in payouts]}
     encoded = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
+
+
+def _identities(accounts: Iterable[Account]) -> dict[int, int]:
+    """``_identity`` of each account by pk, with at most one look-up per sharded kind (callers
+    pass shard 0, which needs none)."""
+    heads: dict[str, int] = {}
+    found = {}
+    for account in accounts:
+        if account.is_sharded and account.shard:
+            if account.kind not in heads:
+                heads[account.kind] = _identity(account)
+            found[account.pk] = heads[account.kind]
+        else:
+            found[account.pk] = account.pk
+    return found
 
 
 def _settle_replay(key: str, fingerprint: str, count: int) -> list[Transfer] | None:
@@ -713,6 +1000,59 @@ def split_play(amounts: Sequence[int], *, play: int, total: int) -> list[int]:
     return parts
 
 
+@dataclass
+class _Payees:
+    """The locked rows a settlement moves: by pk, each user's two accounts by owner, and the
+    shard of each sharded account paid, by kind."""
+
+    locked: dict[int, Account]
+    wallets: dict[int, Account]
+    plays: dict[int, Account]
+    shards: dict[str, Account]
+
+
+def _lock_settlement(escrow: Account, payouts: list[tuple[Account, int]], keys: list[str]):
+    """Lock the escrow and every row the payouts may move: in one statement and id order, the
+    escrow and the payees (a user's payout may land in either of their accounts, so both);
+    then, for each sharded account paid (platform revenue), a free shard (``_lock_shard``)
+    that all its payouts use. Locking the escrow first and payees one by one later could
+    deadlock against a hold that locks a payee, then the escrow; a shard is taken without
+    waiting. A user's accounts that do not exist yet are made, then all are locked again
+    (those held stay held)."""
+    owners = sorted({a.owner_id for a, _ in payouts if a.kind in USER_KINDS})
+    direct = {escrow.pk} | {a.pk for a, _ in payouts if a.kind not in USER_KINDS + SHARDED_KINDS}
+    condition = Q(pk__in=sorted(direct))
+    if owners:
+        condition |= Q(kind__in=USER_KINDS, owner_id__in=owners)
+
+    def found(locked: dict[int, Account]) -> _Payees:
+        payees = _Payees(locked, {}, {}, {})
+        for account in locked.values():
+            if account.kind == AccountKind.USER and account.owner_id in owners:
+                payees.wallets[account.owner_id] = account
+            elif account.kind == AccountKind.PLAY and account.owner_id in owners:
+                payees.plays[account.owner_id] = account
+        return payees
+
+    payees = found(_lock_where(condition))
+    missing = []
+    for kind, have in ((AccountKind.USER, payees.wallets), (AccountKind.PLAY, payees.plays)):
+        missing += [Account(kind=kind, owner_id=owner) for owner in owners if owner not in have]
+    if missing:
+        Account.objects.bulk_create(missing, ignore_conflicts=True)
+        payees = found(_lock_where(condition))
+    if absent := direct - payees.locked.keys():
+        raise LedgerError(f"no such account: {sorted(absent)}")
+    sharded = {}  # kind -> (the payee, its first leg's key)
+    for (account, _), leg_key in zip(payouts, keys, strict=True):
+        if account.is_sharded:
+            sharded.setdefault(account.kind, (account, leg_key))
+    for kind, (account, leg_key) in sorted(sharded.items()):
+        row = _lock_shard(account, leg_key)
+        payees.shards[kind] = payees.locked[row.pk] = row
+    return payees
+
+
 @transaction.atomic
 def settle(*, escrow_ref: str, payouts: list[tuple[Account, int]], key: str) -> list[Transfer]:
     """Empty an escrow into several accounts, exactly once per ``key``.
@@ -721,7 +1061,13 @@ def settle(*, escrow_ref: str, payouts: list[tuple[Account, int]], key: str) -> 
     A retry with the same payouts returns the first transfers (one per payout).
     Each payout carries its share of the escrow's play part (``split_play``); a payout to a user
     (either of their accounts) pays that share into the play account (``<key>#<i>~play``) and
-    the rest into the withdrawable one (``<key>#<i>``).
+    the rest into the withdrawable one (``<key>#<i>``); a payout to a sharded system account
+    lands in a shard no other transaction holds (``_lock_shard``).
+
+    A fixed number of statements whatever the number of payouts: one lock of the escrow and the
+    payees (and one of a shard per sharded account paid), one insert of the settlement (its key
+    taken: the replay), one insert of all the transfers, one of all their postings and one
+    update of all the balances.
     """
     _check_key(key)
     limit = KEY_MAX_LENGTH - 8 - len(PLAY_KEY_SUFFIX)
@@ -734,57 +1080,68 @@ def settle(*, escrow_ref: str, payouts: list[tuple[Account, int]], key: str) -> 
     if any(account.pk == escrow.pk for account, _ in payouts):
         raise LedgerError(f"an escrow cannot pay itself ({escrow})")
     fingerprint = _settle_fingerprint(escrow, payouts)
-    if (done := _settle_replay(key, fingerprint, len(payouts))) is not None:
-        return done
-    # A user's payout may land in either of their accounts, so both are locked up front.
-    owners = [a.owner for a, _ in payouts if a.kind in (AccountKind.USER, AccountKind.PLAY)]
-    companions = [play_account(owner) for owner in owners] + [
-        user_account(owner) for owner in owners
-    ]
-    # Lock the escrow and every payee together, in id order: locking the escrow first and the
-    # payees one by one later could deadlock against a hold that locks a payee, then the escrow.
-    accounts = _lock(
-        [escrow.pk, *(account.pk for account, _ in payouts), *(a.pk for a in companions)]
-    )
-    if (done := _settle_replay(key, fingerprint, len(payouts))) is not None:
-        return done
-    pot = accounts[escrow.pk].balance
+    keys = [f"{key}{SETTLE_KEY_SEP}{index}" for index in range(len(payouts))]
+    payees = _lock_settlement(escrow, payouts, keys)
     total = sum(amount for _, amount in payouts)
-    if total != pot:
-        raise LedgerError(f"payouts add up to {total} but {escrow} holds {pot}")
-    try:
-        with transaction.atomic():  # a savepoint, as in transfer: the key race's loser re-reads
-            Settlement.objects.create(key=key, escrow=escrow, total=total, fingerprint=fingerprint)
-    except IntegrityError:
-        if (done := _settle_replay(key, fingerprint, len(payouts))) is not None:
-            return done
-        raise
-    plays = split_play([amount for _, amount in payouts], play=accounts[escrow.pk].play, total=pot)
-    made = []
-    for index, ((account, amount), play) in enumerate(zip(payouts, plays, strict=True)):
-        leg_key = f"{key}{SETTLE_KEY_SEP}{index}"
-        memo = f"settlement of {escrow_ref}"
-        if account.kind in (AccountKind.USER, AccountKind.PLAY):
-            legs = _pay_user_legs(
-                source=escrow,
-                user=account.owner,
-                amount=amount,
-                play=play,
-                key=leg_key,
+    settlement = Settlement(key=key, escrow=escrow, total=total, fingerprint=fingerprint)
+    # Under the escrow's lock a same-key settlement of this escrow has committed; one of another
+    # escrow is waited for by the key's unique index. A raise below rolls this insert back.
+    if not _insert_unless_taken(settlement, "key"):
+        return _settle_replay(key, fingerprint, len(payouts))
+    pot = payees.locked[escrow.pk]
+    if total != pot.balance:
+        raise LedgerError(f"payouts add up to {total} but {escrow} holds {pot.balance}")
+    plays = split_play([amount for _, amount in payouts], play=pot.play, total=pot.balance)
+    before = {pk: (a.balance, a.play) for pk, a in payees.locked.items()}
+    identities = _identities([account for account, _ in payouts])
+    memo = f"settlement of {escrow_ref}"
+    made, first = [], []
+    for (account, amount), play, leg_key in zip(payouts, plays, keys, strict=True):
+        if account.kind in USER_KINDS:
+            wallet, play_to = payees.wallets[account.owner_id], payees.plays[account.owner_id]
+            legs = [
+                (wallet, amount - play, 0, leg_key, wallet.pk),
+                (play_to, play, play, leg_key + PLAY_KEY_SUFFIX, play_to.pk),
+            ]
+            legs = [leg for leg in legs if leg[1]]  # a part of 0 credits makes no transfer
+        elif account.is_sharded:
+            target = payees.shards[account.kind]
+            legs = [(target, amount, play, leg_key, identities[account.pk])]
+        else:
+            legs = [(payees.locked[account.pk], amount, play, leg_key, account.pk)]
+        for index, (target, leg_amount, leg_play, leg_key_, identity) in enumerate(legs):
+            leg_play = _play_part(pot, target, leg_amount, leg_play)
+            _apply(pot, target, leg_amount, leg_play)
+            leg = Transfer(
+                key=leg_key_,
+                debit_id=pot.pk,
+                credit_id=target.pk,
+                amount=leg_amount,
+                play=leg_play,
                 kind="payout",
                 memo=memo,
+                fingerprint=_fingerprint(
+                    debit_id=escrow.pk, credit_id=identity, amount=leg_amount, kind="payout"
+                ),
             )
-            made.append(legs[0])
-        else:
-            made.append(
-                _transfer(
-                    debit=escrow,
-                    credit=account,
-                    amount=amount,
-                    key=leg_key,
-                    kind="payout",
-                    memo=memo,
-                    play=play,
-                )
+            made.append(leg)
+            if index == 0:
+                first.append(leg)
+    Transfer.objects.bulk_create(made)  # the keys <key>#<i> are new: the settlement's is
+    Posting.objects.bulk_create(
+        [
+            posting
+            for leg in made
+            for posting in (
+                Posting(transfer=leg, account_id=leg.debit_id, amount=-leg.amount),
+                Posting(transfer=leg, account_id=leg.credit_id, amount=leg.amount),
             )
-    return made
+        ]
+    )
+    _update_balances(before, payees.locked)
+    # The callers' objects show the new balances too (they were read before the lock).
+    for account in [escrow, *(a for a, _ in payouts)]:
+        if account.pk in payees.locked:
+            account.balance = payees.locked[account.pk].balance
+            account.play = payees.locked[account.pk].play
+    return first

@@ -6,6 +6,13 @@ whole ledger, sum to zero. ``Account.balance`` is a cache of the sum of the acco
 kept in the same transaction; ``ledger_audit`` recomputes it.
 
 Transfers and postings are append-only: a mistake is corrected by a new transfer, never by an edit.
+
+System accounts that every match, sign-up or deposit touches (``SHARDED_KINDS``) are spread over
+several rows of the same kind, its shards (``Account.shard`` 0, 1, ...): a transfer uses a shard
+no other transaction holds (``ledger.services``), so concurrent settlements crediting platform
+revenue lock different rows instead of queueing on one. The account's balance is the sum of its
+shards' balances; shard 0 is the row that existed before shards did, and the one
+``system_account`` returns.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ __all__ = [
     "PlaySplit",
     "SOURCE_KINDS",
     "SYSTEM_KINDS",
+    "SHARDED_KINDS",
     "PLAY_KINDS",
     "MIXED_KINDS",
     "KEY_MAX_LENGTH",
@@ -53,6 +61,10 @@ SYSTEM_KINDS = (
     AccountKind.CHAIN_DEPOSITS,
     AccountKind.PENDING_WITHDRAWALS,
 )
+# Every match pays platform revenue, every grant and subsidy draws on grants, every deposit on
+# chain deposits: these are spread over shard rows (see the module's docstring). Pending
+# withdrawals stays one row: only withdrawals touch it, and its debits need a balance check.
+SHARDED_KINDS = (AccountKind.PLATFORM_REVENUE, AccountKind.GRANTS, AccountKind.CHAIN_DEPOSITS)
 _OWNED_KINDS = (AccountKind.USER, AccountKind.PLAY, AccountKind.CREATOR_REVENUE)
 # Play credits (grants, the starter grant, prizes of play-funded pots) pay fees and training but
 # never become ether. Every credit in these accounts is play; in every account outside these and
@@ -77,6 +89,10 @@ class Account(models.Model):
     play = models.BigIntegerField(
         default=0,
         help_text="escrows and revenue: the part of the balance that is play credits (0 elsewhere)",
+    )
+    shard = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="sharded system accounts: which of the account's rows this is (0 elsewhere)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -115,10 +131,14 @@ class Account(models.Model):
                 condition=Q(kind=AccountKind.ESCROW),
                 name="ledger_account_unique_escrow",
             ),
+            # One row per system account, or per shard of a sharded one.
             models.UniqueConstraint(
-                fields=["kind"],
+                fields=["kind", "shard"],
                 condition=Q(kind__in=SYSTEM_KINDS),
-                name="ledger_account_unique_system",
+                name="ledger_account_unique_system_shard",
+            ),
+            models.CheckConstraint(
+                condition=Q(shard=0) | Q(kind__in=SHARDED_KINDS), name="ledger_account_shard_kind"
             ),
         ]
 
@@ -127,11 +147,17 @@ class Account(models.Model):
             return f"escrow {self.ref}"
         if self.owner_id is not None:
             return f"{self.get_kind_display()} of {self.owner}"
+        if self.shard:
+            return f"{self.get_kind_display()} (shard {self.shard})"
         return self.get_kind_display()
 
     @property
     def is_source(self) -> bool:
         return self.kind in SOURCE_KINDS
+
+    @property
+    def is_sharded(self) -> bool:
+        return self.kind in SHARDED_KINDS
 
     @property
     def is_mixed(self) -> bool:
