@@ -4,7 +4,7 @@ for MINUTES, watching the web and worker processes' memory and the matches (issu
 1. a fresh ``ARENA_VAR_DIR`` (SQLite, embedded Redis, media of this run only); ``migrate`` and
    ``seed_demo``; then every demo agent is set, through ``agents.services.agent_update``, to
    enter its space by itself (the space its prompt was written for, the standard fee tier);
-2. ``manage.py serve --no-seed`` runs daphne and a Celery worker with beat, as ``make run`` does:
+2. ``manage.py serve --no-seed`` runs daphne and the Celery workers with beat, as ``make run`` does:
    beat's ``arena.auto_enter_agents`` enters the agents every minute, ``arena.matchmake`` and
    the entries form matches, the worker plays, judges and settles them with the inference
    backend (``--backend``, default ``local``: the default model, SmolLM2-135M, as the embedded

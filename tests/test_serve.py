@@ -65,10 +65,13 @@ def test_serve_runs_web_and_worker_and_ctrl_c_stops_both(tmp_path):
         )
         try:
             wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/"), 180, "the home page")
-            wait_for(lambda: "ready." in log_path.read_text(), 120, "the worker")
+            wait_for(lambda: log_path.read_text().count("ready.") >= 2, 120, "both workers")
             children = psutil.Process(serve.pid).children(recursive=True)
             names = " ".join(" ".join(c.cmdline()) for c in children)
-            assert "daphne" in names and "celery" in names
+            assert "daphne" in names
+            # Bookkeeping (with beat) apart from the model queues, so it never waits on them.
+            assert "--beat --schedule" in names and "-Q default -n bookkeeping@" in names
+            assert "-Q rollout,judge,train -n models@" in names
             assert _answers(tmp_path / "var" / "redis.sock")
 
             os.killpg(serve.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group

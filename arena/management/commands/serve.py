@@ -35,6 +35,28 @@ class Command(BaseCommand):
             "--chain-port", type=int, default=8545, help="port of the local anvil dev chain"
         )
 
+    def _worker(self, extra: list[str], queues: str, concurrency: int, name: str, env):
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "arena",
+                "worker",
+                *extra,
+                "-Q",
+                queues,
+                "-n",
+                f"{name}@%h",
+                "--loglevel",
+                "INFO",
+                "-c",
+                str(concurrency),
+            ],
+            env=env,
+        )
+
     def _start_dev_chain(self, port: int):
         """Without ETH_RPC_URL each process would run its own in-process test chain, so a
         withdrawal sent by the worker would land on another chain than the web process checks
@@ -87,26 +109,12 @@ class Command(BaseCommand):
                 ],
                 env=env,
             ),
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "arena",
-                    "worker",
-                    "--beat",
-                    "--schedule",
-                    str(schedule),
-                    "-Q",
-                    "default,rollout,judge,train",
-                    "--loglevel",
-                    "INFO",
-                    "-c",
-                    "2",
-                ],
-                env=env,
-            ),
+            # Two workers, so bookkeeping never waits behind model time: settlement,
+            # matchmaking, the reaper and beat on one light process; rollouts, judging and
+            # training (each pool process loads the model) on the other. With one worker for
+            # every queue, a settlement queued behind a batch of rollouts waited minutes.
+            self._worker(["--beat", "--schedule", str(schedule)], "default", 1, "bookkeeping", env),
+            self._worker([], "rollout,judge,train", 2, "models", env),
         ]
         self.stdout.write(
             self.style.SUCCESS(f"Arena is up on http://{host}:{port}/ (Ctrl-C stops)")
