@@ -295,6 +295,10 @@ ARENA_STEP_LEASE_S = env_int("ARENA_STEP_LEASE_S", 900, minimum=10)
 # other formed matches waiting, oldest first, up to this many rows in one generate; a match joins
 # only if the batch's longest max_new_tokens is at most MAX_STRETCH times its own.
 ARENA_ROLLOUT_ROW_BUDGET = env_int("ARENA_ROLLOUT_ROW_BUDGET", 32, minimum=1)
+# ...and while rows x the batch's longest max_new_tokens stays within this: a batch's cost, kept
+# well inside the task's soft time limit on a CPU (a soak with 32 rows of 160 tokens on a busy
+# 2-core machine ran past it). Raise both on GPU machines or in front of an inference server.
+ARENA_ROLLOUT_TOKEN_BUDGET = env_int("ARENA_ROLLOUT_TOKEN_BUDGET", 2048, minimum=1)
 try:
     ARENA_ROLLOUT_MAX_STRETCH = float(env_str("ARENA_ROLLOUT_MAX_STRETCH", "2.0"))
 except ValueError:

@@ -2,8 +2,10 @@
 
 A match is N rows; a model batch pays off far beyond N (issue #11's figures: plain generate makes
 about 4x the tokens per second at 32 rows as at 8). So the rollout task that claims its match also
-claims the other formed matches waiting, oldest first, up to ``ARENA_ROLLOUT_ROW_BUDGET`` rows, and
-runs all their rows in ONE ``backend.generate``; each match's answers are then stored in its own
+claims the other formed matches waiting, oldest first, up to ``ARENA_ROLLOUT_ROW_BUDGET`` rows and
+``ARENA_ROLLOUT_TOKEN_BUDGET`` rows x longest ``max_new_tokens`` (what one static batch costs; it
+keeps a batch within the task's time limit on a CPU), and runs all their rows in ONE
+``backend.generate``; each match's answers are then stored in its own
 transaction, under its own claim, exactly as a lone rollout would store them. A match formed while
 a batch runs joins the next one (its own task finds it still formed, or a later batch took it).
 
@@ -56,6 +58,10 @@ def row_budget() -> int:
 
 def max_stretch() -> float:
     return float(settings.ARENA_ROLLOUT_MAX_STRETCH)
+
+
+def token_budget() -> int:
+    return int(settings.ARENA_ROLLOUT_TOKEN_BUDGET)
 
 
 @dataclasses.dataclass
@@ -113,10 +119,13 @@ def _waiting_matches(exclude: int, limit: int) -> list[int]:
 
 def _fits(batch: list[ClaimedMatch], candidate_longest: int, candidate_rows: int) -> bool:
     rows = sum(len(m.requests) for m in batch) + candidate_rows
-    if rows > row_budget():
-        return False
     longest = [m.longest for m in batch] + [candidate_longest]
-    return max(longest) <= max_stretch() * min(longest)
+    # A static batch runs every row to the longest row's limit: rows x longest is its cost.
+    return (
+        rows <= row_budget()
+        and rows * max(longest) <= token_budget()
+        and max(longest) <= max_stretch() * min(longest)
+    )
 
 
 def _join_waiting(batch: list[ClaimedMatch]) -> None:

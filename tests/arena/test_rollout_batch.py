@@ -92,6 +92,21 @@ def test_the_row_budget_leaves_later_matches_for_the_next_batch(
     assert _status(second) == S.JUDGING
 
 
+def test_the_token_budget_caps_rows_times_the_longest_answer(
+    players, carol, agent_factory, settings
+):
+    # Two-seat matches capped at 16 tokens: 4 rows x 16 = 64 fits, 6 x 16 = 96 does not.
+    settings.ARENA_ROLLOUT_TOKEN_BUDGET = 64
+    space = make_space(carol)
+    first, second, third = _matches(space, players, agent_factory)
+    backend = RecordingBackend()
+
+    rollout_matches(match_id=first.pk, backend=backend)
+
+    assert backend.calls == [4]
+    assert [_status(m) for m in (first, second, third)] == [S.JUDGING, S.JUDGING, S.FORMED]
+
+
 def test_a_match_does_not_wait_on_answers_more_than_twice_as_long(
     players, carol, agent_factory, settings
 ):
