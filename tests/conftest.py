@@ -149,7 +149,7 @@ class WorkerProcess:
         self.queues = queues
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60) -> WorkerProcess:
+    def start(self, timeout: float = 120) -> WorkerProcess:
 
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -283,7 +283,9 @@ def asgi_server(transactional_db, tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
+    # Startup only (importing Django, channels and the apps): generous, since a loaded machine
+    # running the suite on every core can take well over 30 s to bring a process up.
+    deadline = time.monotonic() + 120
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
