@@ -165,7 +165,9 @@ def shard_count() -> int:
 
 
 def shard_of(key: str) -> int:
-    """The shard a transfer under ``key`` uses: a stable hash, so a retry finds the same row."""
+    """The shard a transfer under ``key`` tries first: a stable hash, so concurrent transfers
+    spread over the shards. (A retry may still land on another shard when that one is busy: what
+    makes it idempotent is its key and fingerprint, not the row.)"""
     digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:8], "big") % shard_count()
 
@@ -417,7 +419,9 @@ def transfer(
 
     Same key and same content: the first Transfer, nothing moves. Same key, different content:
     IdempotencyConflict. Not enough credits in a non-source account: InsufficientFunds.
-    Atomic, and a refusal writes nothing, so a caller's transaction stays usable after one.
+    Atomic, and a refusal writes no transfer, so a caller's transaction stays usable after one
+    (a debit from sharded platform revenue may first have swept its shards into shard 0: the
+    account's balance is unchanged by that).
     Out of a mixed account (an escrow) the transfer carries the account's mix of play credits;
     play credits never enter a withdrawable account (use ``release``/``settle`` to pay users).
     A sharded system account (``system_account``) is moved on the key's shard.

@@ -115,7 +115,7 @@ def record_change(
 @transaction.atomic
 def economics_change_withdraw(*, change: EconomicsChange, actor: Actor) -> EconomicsChange:
     """Withdraw a pending change before it takes effect: its author, or platform staff."""
-    Space.objects.select_for_update().get(pk=change.space_id)
+    Space.objects.select_for_update(no_key=True).get(pk=change.space_id)
     change = EconomicsChange.objects.get(pk=change.pk)
     is_author = isinstance(actor, AbstractBaseUser) and change.author_id == actor.pk
     if not (acts_as_platform(actor) or is_author):
@@ -195,7 +195,7 @@ def apply_due_changes(space: Space, *, now: datetime | None = None) -> Space:
     the space as it now stands (a fresh, locked row: the caller forms matches on it). Applying
     twice applies nothing twice: a change is applied once, by whoever holds the lock first."""
     now = now or timezone.now()
-    space = Space.objects.select_for_update().get(pk=space.pk)
+    space = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
     due = pending_changes(space).filter(effective_at__lte=now).order_by("effective_at", "pk")
     for change in due:
         _apply(space, change, now)

@@ -125,7 +125,7 @@ def space_update(*, space: Space, actor: Actor, reason: str = "", **fields: Any)
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
         raise SpaceError(f"cannot change {', '.join(unknown)}")
-    stored = Space.objects.select_for_update().get(pk=space.pk)
+    stored = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
     if stored.status == Space.Status.CLOSED:
         raise SpaceError("a closed space cannot be changed")
     space = Space.objects.get(pk=stored.pk)  # the copy to change; ``stored`` stays as it was
@@ -167,7 +167,7 @@ def _refuse_conflicts(conflicts: dict[str, list[str]]) -> None:
 
 @transaction.atomic
 def space_set_status(*, space: Space, status: str) -> Space:
-    space = Space.objects.select_for_update().get(pk=space.pk)
+    space = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
     if status not in Space.Status.values:
         raise SpaceError(f"unknown status {status!r}")
     if status == space.status:
@@ -188,7 +188,7 @@ def space_set_status(*, space: Space, status: str) -> Space:
 
 def _lock_for_fee_tiers(space_id: int, actor: Actor) -> tuple[Space, bool]:
     """The space, locked, and whether a change of its fee tiers waits for the notice period."""
-    space = Space.objects.select_for_update().get(pk=space_id)
+    space = Space.objects.select_for_update(no_key=True).get(pk=space_id)
     if space.status == Space.Status.CLOSED:
         raise SpaceError("a closed space cannot be changed")
     economics.refuse_changes(stored=space, proposed=space, actor=actor, fee_tiers_changed=True)
@@ -344,7 +344,7 @@ def prompt_bank_import(
     )
     if not Decimal(0) <= fraction <= Decimal("0.5"):
         raise PromptBankError([RowError(0, f"heldout_fraction must be 0 to 0.5, not {fraction}")])
-    space = Space.objects.select_for_update().get(pk=space.pk)
+    space = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
     if space.status == Space.Status.CLOSED:
         raise PromptBankError([RowError(0, "a closed space takes no new prompts")])
     rows, errors = prompt_bank.parse(file_name=file_name, content=content)
@@ -388,7 +388,7 @@ def prompt_create(
     Python snippets for a verifier in mode tests (see ``validation.normalize_tests``)."""
     if split not in (None, "", *Prompt.Split.values):
         raise SpaceError(f"split must be train or heldout, not {split!r}")
-    space = Space.objects.select_for_update().get(pk=space.pk)
+    space = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
     if space.status == Space.Status.CLOSED:
         raise SpaceError("a closed space takes no new prompts")
     text = (text or "").strip()

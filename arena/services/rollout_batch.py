@@ -18,9 +18,12 @@ would wait on a match with long ones. A match joins a batch only when the batch'
 ``max_new_tokens`` is at most ``ARENA_ROLLOUT_MAX_STRETCH`` times its own (default 2): no match
 runs for more than that many times the steps it needs alone.
 
-Failures: a request that cannot be built fails only its own match. A batch whose generate fails
-with a transient error hands every match back (each retries by the usual policy); any other error
-is retried match by match, so one bad match cannot fail the others.
+Failures: a request that cannot be built, or a result that cannot be stored, fails only its own
+match. A batch whose generate fails with a transient error hands every match back (each retries
+by the usual policy); after any other error every match goes back to be tried alone in its own
+task, so one bad match cannot fail the others. A match tried before never joins a batch again,
+so a batch that failed is not formed again. A batch's distinct adapters stay within
+``ARENA_ADAPTER_CACHE_SIZE`` (the local backend holds them all at once).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from arena.models import Match, Seat
 from arena.selectors import match_for_step, match_seats
 from arena.services import dispatch
 from arena.services.events import SeatProgressPublisher, publish_match_state
-from arena.services.failures import is_transient, step_failed
+from arena.services.failures import hand_back, is_transient, step_failed
 from arena.services.steps import S, claim_step, complete_step
 from judges.injection import detect_injection
 from spaces.answer_rules import answer_violation, shape_answer
@@ -108,23 +111,31 @@ def _prepare(match_id: int, claim: int) -> ClaimedMatch | None:
 
 
 def _waiting_matches(exclude: int, limit: int) -> list[int]:
-    """Formed matches no worker holds, oldest first."""
+    """Formed matches no worker holds and none has tried yet, oldest first (a match handed back
+    after a failed try runs alone, in its own task: see ``rollout_matches``)."""
     return list(
-        Match.objects.filter(status=S.FORMED, lease_until__isnull=True)
+        Match.objects.filter(status=S.FORMED, lease_until__isnull=True, attempts=0)
         .exclude(pk=exclude)
         .order_by("created", "pk")
         .values_list("pk", flat=True)[:limit]
     )
 
 
-def _fits(batch: list[ClaimedMatch], candidate_longest: int, candidate_rows: int) -> bool:
-    rows = sum(len(m.requests) for m in batch) + candidate_rows
-    longest = [m.longest for m in batch] + [candidate_longest]
-    # A static batch runs every row to the longest row's limit: rows x longest is its cost.
+def _adapters(requests: list[GenerationRequest]) -> set[str]:
+    return {r.adapter.sha256 for r in requests if r.adapter is not None}
+
+
+def _fits(batch: list[ClaimedMatch], candidate: list[GenerationRequest]) -> bool:
+    rows = sum(len(m.requests) for m in batch) + len(candidate)
+    longest = [m.longest for m in batch] + [max(r.settings.max_new_tokens for r in candidate)]
+    adapters = set().union(*(_adapters(m.requests) for m in batch), _adapters(candidate))
+    # A static batch runs every row to the longest row's limit: rows x longest is its cost. Its
+    # adapters must all be loaded at once (the local backend's cache refuses more).
     return (
         rows <= row_budget()
         and rows * max(longest) <= token_budget()
         and max(longest) <= max_stretch() * min(longest)
+        and len(adapters) <= settings.ARENA_ADAPTER_CACHE_SIZE
     )
 
 
@@ -141,7 +152,7 @@ def _join_waiting(batch: list[ClaimedMatch]) -> None:
             sized = build_requests(match, seats)
         except Exception:  # noqa: BLE001 - its own task will fail it by the usual policy
             continue
-        if not sized or not _fits(batch, max(r.settings.max_new_tokens for r in sized), len(sized)):
+        if not sized or not _fits(batch, sized):
             continue
         claim = claim_step(match_id=match_id, step="rollout")
         if claim is None:
@@ -164,7 +175,9 @@ def rollout_matches(*, match_id: int, backend=None, cross_match: bool = True) ->
     if leader is None:
         return True
     batch = [leader]
-    if cross_match:
+    # A match tried before (its claim made attempts 1 on the first try) runs alone: the batch it
+    # failed in is not formed again, and the culprit of a refused batch fails by itself.
+    if cross_match and leader.match.attempts <= 1:
         _join_waiting(batch)
     _run(batch, backend)
     return True
@@ -183,18 +196,23 @@ def _run(batch: list[ClaimedMatch], backend) -> None:
             )
     except Exception as exc:  # noqa: BLE001 - the failure policy decides: retry or refund
         if len(batch) > 1 and not is_transient(exc):
-            # Maybe one match's rows made the backend refuse: find it by trying each alone.
-            logger.warning("a batch of %s rollouts failed (%r); trying each alone", len(batch), exc)
+            # Maybe one match's rows made the backend refuse: each goes back to be tried alone,
+            # in its own task (not here, where the task's time limit would cut the later ones).
+            logger.warning("a batch of %s rollouts failed (%r); each goes alone", len(batch), exc)
             for claimed in batch:
-                _run([claimed], backend)
+                hand_back(match_id=claimed.match.pk, status=S.ROLLING_OUT, claim=claimed.claim)
             return
+        # Transient: each is handed back after its back-off (then alone), or failed at the limit.
         for claimed in batch:
             step_failed(match_id=claimed.match.pk, step="rollout", exc=exc, claim=claimed.claim)
         return
     offset = 0
     for claimed in batch:
         rows = len(claimed.requests)
-        _store(claimed, results[offset : offset + rows], backend_name=backend.name)
+        try:
+            _store(claimed, results[offset : offset + rows], backend_name=backend.name)
+        except Exception as exc:  # noqa: BLE001 - one match's storing fails that match only
+            step_failed(match_id=claimed.match.pk, step="rollout", exc=exc, claim=claimed.claim)
         offset += rows
 
 

@@ -123,6 +123,31 @@ def test_a_match_does_not_wait_on_answers_more_than_twice_as_long(
     assert [_status(m) for m in (short, close, long)] == [S.JUDGING, S.JUDGING, S.FORMED]
 
 
+def test_a_batch_holds_no_more_adapters_than_the_cache(players, carol, agent_factory, settings):
+    from agents.models import AdapterVersion
+
+    settings.ARENA_ADAPTER_CACHE_SIZE = 4
+    space = make_space(carol)
+    matches = _matches(space, players, agent_factory)
+    for index, agent in enumerate(a for m in matches for a in (s.agent for s in match_seats(m))):
+        version = AdapterVersion.objects.create(
+            agent=agent,
+            number=1,
+            file=f"adapters/{index}/adapter_model.safetensors",
+            sha256=f"{index:064x}",
+            created_by="test",
+        )
+        agent.current_adapter = version
+        agent.save(update_fields=["current_adapter"])
+    backend = RecordingBackend()
+
+    rollout_matches(match_id=matches[0].pk, backend=backend)
+
+    # Two matches of two agents each: four adapters; a third match would need six.
+    assert backend.calls == [4]
+    assert [_status(m) for m in matches] == [S.JUDGING, S.JUDGING, S.FORMED]
+
+
 def test_a_match_another_worker_holds_is_left_to_it(players, carol, agent_factory):
     space = make_space(carol)
     mine, held = _matches(space, players, agent_factory, count=2)
@@ -147,7 +172,12 @@ def test_one_match_the_backend_refuses_fails_alone_and_is_refunded(players, caro
 
     rollout_matches(match_id=good.pk, backend=backend)
 
-    # The batch failed, then each match was tried alone: only the refused one failed.
+    # The batch failed: every match went back, to be tried alone by its own task.
+    assert backend.calls == [6]
+    assert [_status(m) for m in (good, bad, later)] == [S.FORMED] * 3
+    for match in (later, bad, good):
+        rollout_matches(match_id=match.pk, backend=backend)
+    # Each alone (a match tried before joins no batch): only the refused one failed.
     assert backend.calls == [6, 2, 2, 2]
     assert [_status(m) for m in (good, bad, later)] == [S.JUDGING, S.FAILED, S.JUDGING]
     bad.refresh_from_db()
