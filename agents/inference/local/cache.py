@@ -96,12 +96,19 @@ def ensure_adapters(loaded: LoadedModel, refs: list[AdapterRef | None]) -> list[
                 loaded.adapters.move_to_end(name)
                 continue
             _load_adapter(loaded, ref)
-            while len(loaded.adapters) > capacity:
-                victim = next(n for n in loaded.adapters if n not in wanted)
-                loaded.peft.delete_adapter(victim)
-                del loaded.adapters[victim]
-                loaded.adapters_version += 1
+            _evict_beyond(loaded, capacity, keep=wanted)
+        # Also when nothing new was loaded: the capacity may have been lowered since.
+        _evict_beyond(loaded, capacity, keep=wanted)
     return [ref.name if ref is not None else BASE_ADAPTER for ref in refs]
+
+
+def _evict_beyond(loaded: LoadedModel, capacity: int, *, keep: dict) -> None:
+    """Unload the least recently used adapters not in ``keep`` until at most ``capacity`` stay."""
+    while len(loaded.adapters) > capacity:
+        victim = next(n for n in loaded.adapters if n not in keep)
+        loaded.peft.delete_adapter(victim)
+        del loaded.adapters[victim]
+        loaded.adapters_version += 1
 
 
 def _load_adapter(loaded: LoadedModel, ref: AdapterRef) -> None:
