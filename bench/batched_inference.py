@@ -84,6 +84,24 @@ def setup_django(cache_size: int) -> None:
     django.setup()
 
 
+def run_header(args, loaded, device: str, params: int) -> dict:
+    """What a rollout bench ran on: device, model, size, dtype, tokens per row, LoRA rank."""
+    import torch
+
+    from agents.model_store import DEFAULT_MODEL_NAME
+
+    return {
+        "device": torch.cuda.get_device_name(0)
+        if device == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
+        "model": f"random {args.config_size}" if args.random_weights else DEFAULT_MODEL_NAME,
+        "params": params,
+        "dtype": str(next(loaded.base.parameters()).dtype).removeprefix("torch."),
+        "new_tokens_per_row": args.new_tokens,
+        "lora_rank": args.rank,
+    }
+
+
 def load_model(args):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -212,11 +230,9 @@ def main() -> None:
     args = parser.parse_args()
 
     setup_django(cache_size=max(args.n) + 1)
-    import torch
 
     from agents.inference.local.backend import generate_batch
     from agents.inference.local.cache import ensure_adapters
-    from agents.model_store import DEFAULT_MODEL_NAME
 
     loaded, device, params = load_model(args)
     refs = make_adapters(loaded.path, max(args.n), args.rank, Path(tempfile.mkdtemp()))
@@ -248,17 +264,7 @@ def main() -> None:
                 "ratio": round(best_sequential / best_batched, 2),
             }
         )
-    report = {
-        "device": torch.cuda.get_device_name(0)
-        if device == "cuda"
-        else f"cpu ({torch.get_num_threads()} threads)",
-        "model": f"random {args.config_size}" if args.random_weights else DEFAULT_MODEL_NAME,
-        "params": params,
-        "dtype": str(next(loaded.base.parameters()).dtype).removeprefix("torch."),
-        "new_tokens_per_row": args.new_tokens,
-        "lora_rank": args.rank,
-        "results": rows,
-    }
+    report = {**run_header(args, loaded, device, params), "results": rows}
     if args.json:
         print(json.dumps(report))
         return

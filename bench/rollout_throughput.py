@@ -32,6 +32,7 @@ from batched_inference import (  # noqa: E402 - the shared bench helpers, same f
     load_model,
     make_adapters,
     requests_for,
+    run_header,
     setup_django,
     timed,
 )
@@ -276,7 +277,6 @@ def main() -> None:
 
     from agents.inference.local.backend import encode_prompts, generate_batch
     from agents.inference.local.cache import ensure_adapters
-    from agents.model_store import DEFAULT_MODEL_NAME
 
     torch.set_num_threads(args.threads)
     loaded, device, params = load_model(args)
@@ -286,16 +286,7 @@ def main() -> None:
     warm = requests_for(2, refs, 2)
     generate_batch(loaded, warm, ignore_eos=True)  # warm-up (also builds the stacks)
     generate_batch(loaded, warm, ignore_eos=True, stacked=False)
-    report = {
-        "device": torch.cuda.get_device_name(0)
-        if device == "cuda"
-        else f"cpu ({torch.get_num_threads()} threads)",
-        "model": f"random {args.config_size}" if args.random_weights else DEFAULT_MODEL_NAME,
-        "params": params,
-        "dtype": str(next(loaded.base.parameters()).dtype).removeprefix("torch."),
-        "new_tokens_per_row": args.new_tokens,
-        "lora_rank": args.rank,
-    }
+    report = run_header(args, loaded, device, params)
     if args.profile:
         profile(loaded, refs, args, generate_batch)
         return

@@ -80,3 +80,20 @@ def make_code_space(creator, *, slug: str, tests: list[str], rake_bps: int = 500
         space=space, text="Write a Python function add(a, b) that returns the sum.", tests=tests
     )
     return space_set_status(space=space, status="open")
+
+
+def local_agent(owner, *, name: str, seed: int, tmp_path, **fields):
+    """An agent of the default model whose adapter really changes its output (random LoRA B,
+    seeded), for tests that run the local backend."""
+    from agents.services import adapter_version_create, agent_create
+    from tests.agents.conftest import perturb_adapter
+
+    agent = agent_create(
+        owner=owner, name=name, seed=seed, target_modules=["q_proj", "v_proj"], **fields
+    )
+    out = perturb_adapter(
+        agent.current_adapter.directory, tmp_path / f"a{seed}", seed=seed, scale=0.3
+    )
+    adapter_version_create(agent=agent, source_dir=out, created_by="test")
+    agent.refresh_from_db()
+    return agent

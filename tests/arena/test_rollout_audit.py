@@ -15,7 +15,7 @@ from arena.services.errors import ArenaError
 from arena.services.matches import match_run_inline
 from arena.services.rollout_audit import audit_sample, audit_seat
 from tests.arena.conftest import make_space
-from tests.arena.helpers import form_match, sum_answer
+from tests.arena.helpers import form_match, local_agent, sum_answer
 
 A = Seat.AuditStatus
 
@@ -120,29 +120,21 @@ def test_auditing_a_seat_without_a_rollout_is_refused(players, carol, agent_fact
 @pytest.fixture
 def local_agents(settings, tmp_path, alice, bob):
     from agents.model_store import ensure_default_base_model
-    from agents.services import adapter_version_create, agent_create
-    from tests.agents.conftest import perturb_adapter
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ARENA_INFERENCE_BACKEND = "local"
     ensure_default_base_model()
-    agents = []
-    for owner, seed in ((alice, 1), (bob, 2)):
-        agent = agent_create(
-            owner=owner,
+    return [
+        local_agent(
+            owner,
             name=f"audited-{seed}",
             seed=seed,
+            tmp_path=tmp_path,
             temperature=0.9,
             max_new_tokens=10,
-            target_modules=["q_proj", "v_proj"],
         )
-        out = perturb_adapter(
-            agent.current_adapter.directory, tmp_path / f"a{seed}", seed=seed, scale=0.3
-        )
-        adapter_version_create(agent=agent, source_dir=out, created_by="test")
-        agent.refresh_from_db()
-        agents.append(agent)
-    return agents
+        for owner, seed in ((alice, 1), (bob, 2))
+    ]
 
 
 @pytest.mark.model

@@ -17,7 +17,7 @@ from arena.selectors import match_seats
 from arena.services.rollout_batch import build_requests, rollout_matches
 from arena.services.steps import claim_step
 from tests.arena.conftest import balance, make_space
-from tests.arena.helpers import audit_ok, form_match
+from tests.arena.helpers import audit_ok, form_match, local_agent
 
 S = Match.Status
 
@@ -236,31 +236,22 @@ def four_local_agents(settings, tmp_path, players):
     """Four agents of the default model, each with its own adapter (really changing its output)
     and its own sampling settings."""
     from agents.model_store import ensure_default_base_model
-    from agents.services import adapter_version_create, agent_create
-    from tests.agents.conftest import perturb_adapter
 
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.ARENA_INFERENCE_BACKEND = "local"
     ensure_default_base_model()
-    agents = []
-    for seed, temperature in ((1, 0.9), (2, 0.0), (3, 1.2), (4, 0.7)):
-        owner = players[seed % 2]
-        agent = agent_create(
-            owner=owner,
+    return [
+        local_agent(
+            players[seed % 2],
             name=f"batched-{seed}",
             seed=seed,
+            tmp_path=tmp_path,
             temperature=temperature,
             top_k=20 * seed,
             max_new_tokens=8,
-            target_modules=["q_proj", "v_proj"],
         )
-        out = perturb_adapter(
-            agent.current_adapter.directory, tmp_path / f"a{seed}", seed=seed, scale=0.3
-        )
-        adapter_version_create(agent=agent, source_dir=out, created_by="test")
-        agent.refresh_from_db()
-        agents.append(agent)
-    return agents
+        for seed, temperature in ((1, 0.9), (2, 0.0), (3, 1.2), (4, 0.7))
+    ]
 
 
 @pytest.mark.model
