@@ -5,6 +5,12 @@ automatic entry counts one of ``auto_max_matches`` and spends its fee from ``aut
 same transaction as the entry, so a refused entry counts nothing. A fee later returned (the entry
 left the queue, the match failed) is not put back into the budget: the budget bounds what
 automation may commit, not what it ends up losing.
+
+An agent is entered again only once its last entry in the space has been played out: no entry
+still queued, no match of its still unfinished. Entering on every beat regardless would let a
+machine slower than the beat pile up formed matches without end, each holding its players'
+fees in escrow for as long as the backlog takes (the embedded soak of issue #11 saw 52 after
+12 minutes); this way the backlog is at most one match per automated agent.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import Q
 
 from agents.models import Agent
 from agents.services import agent_count_auto_entry
-from arena.models import Entry
+from arena.models import Entry, Match
 from arena.services.entries import entry_create
 from arena.services.errors import ArenaError
 from ledger.errors import LedgerError
@@ -30,7 +37,7 @@ class _Refused(Exception):
 
 def auto_enter_agents(*, matchmake: bool = True) -> list[Entry]:
     """Enter every agent whose automation allows one more entry now (one entry per agent per
-    call; an agent already waiting in its space is left alone). Each entry is its own
+    call; an agent still waiting or playing in its space is left alone). Each entry is its own
     transaction: one owner short of credits does not stop the others."""
     made: list[Entry] = []
     agents = Agent.objects.filter(
@@ -46,7 +53,7 @@ def auto_enter_agents(*, matchmake: bool = True) -> list[Entry]:
             continue
         if agent.auto_matches_entered >= agent.auto_max_matches or tier.fee > agent.auto_budget:
             continue
-        if Entry.objects.filter(agent=agent, space=space, status=Entry.Status.QUEUED).exists():
+        if _still_playing(agent, space):
             continue
         try:
             with transaction.atomic():
@@ -68,3 +75,15 @@ def auto_enter_agents(*, matchmake: bool = True) -> list[Entry]:
             continue
         made.append(entry)
     return made
+
+
+def _still_playing(agent: Agent, space: Space) -> bool:
+    """Whether the agent waits in ``space`` or sits in one of its matches not yet finished."""
+    return (
+        Entry.objects.filter(agent=agent, space=space)
+        .filter(
+            Q(status=Entry.Status.QUEUED)
+            | (Q(match__isnull=False) & ~Q(match__status__in=Match.FINAL))
+        )
+        .exists()
+    )

@@ -71,3 +71,26 @@ def test_it_matches_waiting_entries_periodically_as_windows_widen(
     entry_create(agent=b, space=space, fee_tier=tier, key="b")
     assert tasks.matchmake() == []
     assert len(matchmake_all(now=timezone.now() + timedelta(minutes=30))) == 1
+
+
+def test_it_enters_an_agent_again_only_once_its_match_has_finished(
+    players, space, tier, agent_factory
+):
+    """A machine slower than the beat must not pile up formed matches: an automated agent whose
+    match is still unplayed is not entered again; once that match ends, it is."""
+    alice, bob, _ = players
+    limits = {"auto_enter_space": space, "auto_fee_tier": tier}
+    autos = [
+        agent_factory(owner, auto_max_matches=5, auto_budget=1_000, **limits)
+        for owner in (alice, bob)
+    ]
+    assert len(auto_enter_agents()) == 2
+    match = Match.objects.get()
+    for status in (Match.Status.FORMED, Match.Status.ROLLING_OUT, Match.Status.SETTLING):
+        Match.objects.filter(pk=match.pk).update(status=status)
+        assert auto_enter_agents() == [], status
+    assert Match.objects.count() == 1
+    Match.objects.filter(pk=match.pk).update(status=Match.Status.SETTLED)
+    again = auto_enter_agents()
+    assert sorted(e.agent_id for e in again) == sorted(a.pk for a in autos)
+    assert Match.objects.count() == 2
