@@ -170,3 +170,68 @@ def test_it_reads_label_probabilities_from_the_base_model(alice, default_base, m
 
     with pytest.raises(InferenceError, match="share a first token"):
         label_probabilities(messages, ["Yes", "Yes!"])
+
+
+def test_an_adapter_loaded_for_an_audit_does_not_break_later_loads_and_evictions(
+    alice, default_base, tmp_path, settings
+):
+    """The audit's forward pass runs inside ``torch.inference_mode()``. An adapter it loads must
+    still let later batches evict the adapter peft holds active, which makes the audited one
+    active (and trainable) in its place; with its weights made as inference tensors torch
+    refused that, and a soak saw every later batch of the worker fail."""
+    from agents.inference.local.backend import teacher_forced_logprobs
+
+    settings.ARENA_ADAPTER_CACHE_SIZE = 2
+    first = _trained_agent(alice, "first", 6, tmp_path)
+    # peft makes the first of the remaining adapters by name the active one: the audited one.
+    audited, third = sorted(
+        (_trained_agent(alice, name, seed, tmp_path) for name, seed in (("a", 7), ("b", 8))),
+        key=lambda agent: agent.adapter_ref().name,
+    )
+    backend = get_backend("local")
+    tiny = GenerationSettings(temperature=0.0, max_new_tokens=3)
+
+    def row(agent):
+        return GenerationRequest(messages=QUESTION, adapter=agent.adapter_ref(), settings=tiny)
+
+    cache.clear()
+    backend.generate([row(first)])  # the first adapter of the wrapper: peft's active one
+    logprobs = teacher_forced_logprobs(
+        messages=QUESTION, token_ids=[42, 43, 44], positions=[0, 2], adapter=audited.adapter_ref()
+    )
+    assert len(logprobs) == 2 and all(p < 0 for p in logprobs)
+    # Loading a third evicts the first (least recently used, and active).
+    texts = [backend.generate([row(agent)])[0].text for agent in (third, audited)]
+    assert list(cache.get_model(None).adapters) == [
+        third.adapter_ref().name,
+        audited.adapter_ref().name,
+    ]
+    cache.clear()
+    assert [backend.generate([row(agent)])[0].text for agent in (third, audited)] == texts
+
+
+def test_a_failed_adapter_load_leaves_no_half_loaded_model_behind(alice, default_base, tmp_path):
+    """peft failing half way through loading an adapter (here: a weights file that is not
+    safetensors, read after the adapter's layers were added) is a clear InferenceError, and the
+    next batch runs on a clean model, not on the half-changed wrapper."""
+    import shutil
+
+    from agents.inference import AdapterRef, InferenceError
+    from agents.inference.base import file_sha256
+
+    good = _trained_agent(alice, "good", 8, tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    source = good.current_adapter.directory
+    shutil.copy(source / "adapter_config.json", broken / "adapter_config.json")
+    (broken / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
+    bad_ref = AdapterRef(path=str(broken), sha256=file_sha256(broken / "adapter_model.safetensors"))
+    backend = get_backend("local")
+    tiny = GenerationSettings(temperature=0.0, max_new_tokens=3)
+    row = GenerationRequest(messages=QUESTION, adapter=good.adapter_ref(), settings=tiny)
+    before = backend.generate([row])[0]
+    model_before = cache.get_model(None)
+    with pytest.raises(InferenceError, match="could not load or evict an adapter"):
+        backend.generate([GenerationRequest(messages=QUESTION, adapter=bad_ref, settings=tiny)])
+    assert cache.get_model(None) is not model_before, "the broken wrapper must be dropped"
+    assert backend.generate([row])[0].text == before.text

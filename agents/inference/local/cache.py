@@ -75,7 +75,8 @@ def get_model(path: str | None = None) -> LoadedModel:
         tokenizer = AutoTokenizer.from_pretrained(key)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        base = AutoModelForCausalLM.from_pretrained(key, dtype=dtype).to(device)
+        with _outside_inference_mode():
+            base = AutoModelForCausalLM.from_pretrained(key, dtype=dtype).to(device)
         base.eval()
         _loaded[key] = LoadedModel(path=key, tokenizer=tokenizer, base=base)
         return _loaded[key]
@@ -90,16 +91,44 @@ def ensure_adapters(loaded: LoadedModel, refs: list[AdapterRef | None]) -> list[
         raise InferenceError(
             f"a batch needs {len(wanted)} adapters but ARENA_ADAPTER_CACHE_SIZE is {capacity}"
         )
-    with _lock:
-        for name, ref in wanted.items():
-            if name in loaded.adapters:
-                loaded.adapters.move_to_end(name)
-                continue
-            _load_adapter(loaded, ref)
+    with _lock, _outside_inference_mode():
+        try:
+            for name, ref in wanted.items():
+                if name in loaded.adapters:
+                    loaded.adapters.move_to_end(name)
+                    continue
+                _check_files(ref)
+                _load_adapter(loaded, ref)
+                _evict_beyond(loaded, capacity, keep=wanted)
+            # Also when nothing new was loaded: the capacity may have been lowered since.
             _evict_beyond(loaded, capacity, keep=wanted)
-        # Also when nothing new was loaded: the capacity may have been lowered since.
-        _evict_beyond(loaded, capacity, keep=wanted)
+        except InferenceError:
+            raise
+        except Exception as exc:
+            # peft failed half way through adding or deleting an adapter: its layers and its
+            # config may no longer agree (a soak saw every later batch of the process fail on
+            # the name of an adapter half deleted). Forget the whole model, so that the next
+            # batch loads a clean one, rather than serve from a wrapper in an unknown state.
+            _forget(loaded)
+            raise InferenceError(f"could not load or evict an adapter: {exc!r}") from exc
     return [ref.name if ref is not None else BASE_ADAPTER for ref in refs]
+
+
+def _outside_inference_mode():
+    """Adapters and base weights are made and swapped with inference mode off, wherever the
+    caller stands: tensors made inside ``torch.inference_mode()`` are inference tensors, and
+    peft's later add or delete of another adapter sets ``requires_grad`` on every adapter's
+    weights, which torch refuses for an inference tensor outside inference mode. An adapter
+    first loaded by the audit's one forward pass (inside inference mode) then broke the next
+    batch that loaded or evicted one."""
+    import torch
+
+    return torch.inference_mode(False)
+
+
+def _forget(loaded: LoadedModel) -> None:
+    if _loaded.get(loaded.path) is loaded:
+        del _loaded[loaded.path]
 
 
 def _evict_beyond(loaded: LoadedModel, capacity: int, *, keep: dict) -> None:
@@ -111,9 +140,9 @@ def _evict_beyond(loaded: LoadedModel, capacity: int, *, keep: dict) -> None:
         loaded.adapters_version += 1
 
 
-def _load_adapter(loaded: LoadedModel, ref: AdapterRef) -> None:
-    from peft import PeftModel
-
+def _check_files(ref: AdapterRef) -> None:
+    """Refuse an adapter whose files are missing or whose weights are not the ones recorded,
+    before peft sees it."""
     directory = Path(ref.path)
     weights = directory / ADAPTER_WEIGHTS
     if not weights.is_file() or not (directory / "adapter_config.json").is_file():
@@ -125,6 +154,12 @@ def _load_adapter(loaded: LoadedModel, ref: AdapterRef) -> None:
         raise InferenceError(
             f"adapter file {weights} has sha256 {actual[:12]}, expected {ref.sha256[:12]}"
         )
+
+
+def _load_adapter(loaded: LoadedModel, ref: AdapterRef) -> None:
+    from peft import PeftModel
+
+    directory = Path(ref.path)
     if loaded.peft is None:
         loaded.peft = PeftModel.from_pretrained(
             loaded.base, str(directory), adapter_name=ref.name, is_trainable=False
