@@ -39,7 +39,6 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from load_common import (
     PYTHON,
@@ -52,6 +51,7 @@ from load_common import (
     ledger_audit,
     log,
     manage,
+    recreate_postgres_database,
     start,
     stop,
     stop_embedded_redis,
@@ -102,10 +102,6 @@ def verdict(*, server_errors: int, transport_errors: int, audit_clean: bool) -> 
     if not audit_clean:
         problems.append("ledger_audit is not clean")
     return problems
-
-
-def with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 # --- phase: setup (a child process with Django) ------------------------------------------------
@@ -331,12 +327,7 @@ def prepare_services(args, var_dir: Path) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
     }
     if not args.sqlite:
-        import psycopg
-
-        with psycopg.connect(with_db(args.pg_url, "postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{args.pg_db}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{args.pg_db}"')
-        env["DATABASE_URL"] = with_db(args.pg_url, args.pg_db)
+        env["DATABASE_URL"] = recreate_postgres_database(args.pg_url, args.pg_db)
     if args.redis_url:
         import redis
 

@@ -175,3 +175,35 @@ def stop_embedded_redis(var_dir: Path) -> None:
             os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
         except (ProcessLookupError, ValueError):
             pass
+
+
+def recreate_postgres_database(server_url: str, name: str) -> str:
+    """Drop and create database ``name`` on the PostgreSQL server at ``server_url`` (a URL with
+    or without a database); returns the new database's URL. For a bench's own database only."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    def with_db(db: str) -> str:
+        return urlunsplit(urlsplit(server_url)._replace(path=f"/{db}"))
+
+    with psycopg.connect(with_db("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_db(name)
+
+
+def run_phase(script: Path, args: list[str], env: dict[str, str], timeout: float = 1200) -> dict:
+    """``python <script> <args>`` in a child process with ``env`` (a bench's own phase, e.g.
+    ``--phase setup``); returns the JSON object its last line of output prints."""
+    result = subprocess.run(
+        [PYTHON, str(script), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{script.name} {' '.join(args[:2])} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -88,6 +88,86 @@ def test_the_capacity_settings_module_extends_the_projects_settings(bench):
     assert project == before  # the project's settings are left as they were
 
 
+def test_a_real_events_identity_is_its_name_and_whole_payload_whatever_the_key_order(bench):
+    identity = bench["ws_fanout"].real_event_identity
+    one = identity("match.state", {"match": 3, "status": "settled", "payouts": {"2": 7, "10": 3}})
+    same = identity("match.state", {"payouts": {"10": 3, "2": 7}, "status": "settled", "match": 3})
+    assert one == same
+    assert one != identity("match.state", {"match": 3, "status": "judging"})
+    assert one != identity("entry.queued", {"match": 3, "status": "settled"})
+
+
+def test_a_clients_real_events_are_compared_to_the_reference_in_order(bench):
+    ws = bench["ws_fanout"]
+    reference = ["q1", "q2", "formed", "rolling", "settled"]
+    assert ws.diff_against_reference(reference, list(reference)).identical
+    lost = ws.diff_against_reference(reference, ["q1", "formed", "rolling", "settled"])
+    assert (lost.missing, lost.extra, lost.reordered, lost.prefix) == (1, 0, False, False)
+    not_yet = ws.diff_against_reference(reference, reference[:3])
+    assert (not_yet.missing, not_yet.reordered, not_yet.prefix) == (2, False, True)
+    swapped = ws.diff_against_reference(reference, ["q2", "q1", "formed", "rolling", "settled"])
+    assert (swapped.missing, swapped.extra, swapped.reordered) == (0, 0, True)
+    doubled = ws.diff_against_reference(reference, [*reference, "settled"])
+    assert (doubled.missing, doubled.extra, doubled.reordered) == (0, 1, False)
+    assert not doubled.identical
+    # Order is judged on what both have: a loss alone is not also a reordering.
+    late_and_lost = ws.diff_against_reference(reference, ["q1", "formed", "q2", "settled"])
+    assert (late_and_lost.missing, late_and_lost.reordered) == (1, True)
+
+    swapped_first_two = ["q2", "q1", *reference[2:]]
+    totals = ws.real_event_totals(reference, [reference, reference[:-1], swapped_first_two])
+    assert totals == {
+        "reference_events": 5,
+        "clients": 3,
+        "clients_differing": 2,
+        "clients_missing_events": 1,
+        "clients_missing_only_the_end": 1,
+        "clients_with_extra_events": 0,
+        "clients_reordered": 1,
+        "missing": 1,
+        "extra": 0,
+    }
+
+
+def test_lag_behind_the_reference_pairs_each_event_with_the_references_receipt_of_it(bench):
+    lag_behind_ms = bench["ws_fanout"].lag_behind_ms
+    reference = (["a", "b", "a", "c"], [10.0, 11.0, 12.0, 13.0])
+    # "b" was lost; the second "a" pairs with the reference's second; "x" it never had.
+    lags = lag_behind_ms(*reference, ["a", "a", "c", "x"], [10.02, 12.5, 13.1, 14.0])
+    assert [round(lag, 3) for lag in lags] == [20.0, 500.0, 100.0]
+
+
+def test_missing_numbered_events_are_told_apart_lost_in_gaps_or_not_come_at_the_end(bench):
+    ws = bench["ws_fanout"]
+    gap, tail = ws.SeqTracker(expected=6), ws.SeqTracker(expected=6)
+    for seq in (0, 3, 4, 5):
+        gap.observe(seq)
+    for seq in (0, 1, 2):
+        tail.observe(seq)
+    assert ws.missing_split([gap, tail]) == {"in_gaps": 2, "at_end": 3}
+    assert ws.missing_split([ws.SeqTracker(expected=2)]) == {"in_gaps": 0, "at_end": 2}
+
+    same_gap = ws.SeqTracker(expected=6)
+    for seq in (0, 3, 4, 5):
+        same_gap.observe(seq)
+    whole = ws.SeqTracker(expected=6)
+    for seq in range(6):
+        whole.observe(seq)
+    assert ws.loss_patterns([gap, same_gap, whole]) == 1  # lost before the fan-out
+    assert ws.loss_patterns([gap, same_gap, tail, whole]) == 2
+
+
+def test_the_match_book_knows_which_matches_are_still_in_flight(bench):
+    book = bench["ws_fanout"].MatchBook()
+    book.observe("entry.queued", {"entry": 1, "agent": 1, "status": "queued"})
+    for match, status in ((1, "formed"), (2, "formed"), (1, "rolling_out"), (1, "settled")):
+        book.observe("match.state", {"match": match, "status": status, "space": "fanout"})
+    assert book.in_flight == {2}
+    book.observe("match.state", {"match": 2, "status": "failed"})
+    assert book.in_flight == set()
+    assert (book.count("settled"), book.count("failed")) == (1, 1)
+
+
 def test_memory_growth_is_the_second_halfs_trend(bench):
     growth = bench["soak"].growth_over_second_half
     flat_after_warmup = [
