@@ -58,6 +58,7 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Mod
+from django.db.transaction import TransactionManagementError
 
 from ledger.errors import IdempotencyConflict, InsufficientFunds, LedgerError
 from ledger.models import (
@@ -331,6 +332,10 @@ def _lock_by_ids_sql(count: int, vendor: str) -> str:
 def _lock(account_ids: Iterable[int]) -> dict[int, Account]:
     """Lock the accounts' rows in ascending id order (as ``_lock_where`` does)."""
     ids = sorted(set(account_ids))
+    if connection.features.has_select_for_update and connection.get_autocommit():
+        # The ORM's select_for_update refuses this too: outside a transaction the lock would
+        # end with the statement.
+        raise TransactionManagementError("ledger accounts are locked inside a transaction only")
     names = [f.attname for f in Account._meta.concrete_fields]
     with connection.cursor() as cursor:
         cursor.execute(_lock_by_ids_sql(len(ids), connection.vendor), ids)

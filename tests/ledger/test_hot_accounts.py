@@ -178,3 +178,17 @@ def test_the_database_refuses_a_shard_number_on_an_account_that_is_not_sharded(a
                 f"UPDATE {Account._meta.db_table} SET shard = 3 WHERE id = %s", [wallet.pk]
             )
     assert audit_ledger()["ok"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_accounts_are_locked_only_inside_a_transaction(alice, bob):
+    """The hand-written locking SELECT keeps the ORM's rule: outside a transaction its lock
+    would end with the statement, so it is refused, and inside one it returns the rows."""
+    from django.db.transaction import TransactionManagementError
+
+    ids = [ledger.user_account(alice).pk, ledger.user_account(bob).pk]
+    with pytest.raises(TransactionManagementError):
+        ledger._lock(ids)
+    with transaction.atomic():
+        assert sorted(ledger._lock(ids)) == sorted(ids)
