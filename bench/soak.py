@@ -148,6 +148,14 @@ def roles(serve: psutil.Process) -> dict[str, list[psutil.Process]]:
     return found
 
 
+def up(serve, ready: bool) -> bool:
+    """``ready``, or a clear error at once when serve has exited (rather than waiting out the
+    start-up timeout on a process that is gone)."""
+    if serve.poll() is not None:
+        raise RuntimeError(f"manage.py serve exited with {serve.returncode} while starting")
+    return ready
+
+
 def rss_mb(processes: list[psutil.Process]) -> float:
     total = 0
     for process in processes:
@@ -258,8 +266,8 @@ def run(args) -> int:
     samples: list[dict] = []
     stuck: list[int] = []
     try:
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), 600, "the web server")
-        wait_until(lambda: worker_ready(serve_log), 300, "the worker")
+        wait_until(lambda: up(serve, http_ok(f"http://127.0.0.1:{port}/")), 600, "the web server")
+        wait_until(lambda: up(serve, worker_ready(serve_log)), 300, "the worker")
         log(f"==> serving on :{port}; soaking for {args.minutes} min")
         serve_process = psutil.Process(serve.pid)
         started = time.monotonic()
