@@ -36,6 +36,7 @@ __all__ = [
     "PLAY_KINDS",
     "MIXED_KINDS",
     "KEY_MAX_LENGTH",
+    "NONNEGATIVE_BALANCE",
 ]
 
 KEY_MAX_LENGTH = 200
@@ -52,6 +53,9 @@ class AccountKind(models.TextChoices):
     PENDING_WITHDRAWALS = "pending_withdrawals", "pending withdrawals"
 
 
+# The CHECK constraint that keeps every balance at zero or above but a source's (its name: a
+# transfer made as one statement reads an overdraft from its violation).
+NONNEGATIVE_BALANCE = "ledger_account_balance_nonnegative"
 # Credits enter the ledger from these accounts, so their balances run negative: -(credits issued).
 SOURCE_KINDS = (AccountKind.GRANTS, AccountKind.CHAIN_DEPOSITS)
 # One account of each of these kinds exists, with neither owner nor ref.
@@ -110,7 +114,7 @@ class Account(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(balance__gte=0) | Q(kind__in=SOURCE_KINDS),
-                name="ledger_account_balance_nonnegative",
+                name=NONNEGATIVE_BALANCE,
             ),
             # Each kind's identity is exactly one of: an owner, a ref, or nothing (system).
             models.CheckConstraint(

@@ -192,3 +192,39 @@ def test_accounts_are_locked_only_inside_a_transaction(alice, bob):
         ledger._lock(ids)
     with transaction.atomic():
         assert sorted(ledger._lock(ids)) == sorted(ids)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_transfer_outside_a_transaction_is_one_statement_with_the_same_rules(alice, bob):
+    """On PostgreSQL, a transfer no caller wraps in a transaction is one statement (lock in id
+    order, transfer, postings, balances), and every rule of the general path still holds:
+    overdraft refused with nothing written, same key replayed, same key for other content
+    refused, play credits kept out of a withdrawable account."""
+    from ledger.errors import LedgerError
+
+    ledger.deposit_credit(user=alice, amount=50, key="d")
+    ledger.grant(user=alice, amount=20, key="g")
+    wallet_a, wallet_b = ledger.user_account(alice), ledger.user_account(bob)
+    with CaptureQueriesContext(connection) as queries:
+        made = ledger.transfer(debit=wallet_a, credit=wallet_b, amount=30, key="t", kind="gift")
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    assert (wallet_a.balance, wallet_b.balance) == (20, 30)  # the callers' objects too
+    assert (ledger.balance(wallet_a), ledger.balance(wallet_b)) == (20, 30)
+    assert sorted(made.postings.values_list("amount", flat=True)) == [-30, 30]
+
+    transfers = Transfer.objects.count()
+    with pytest.raises(InsufficientFunds, match="holds 20 credits, 21 are needed"):
+        ledger.transfer(debit=wallet_a, credit=wallet_b, amount=21, key="over", kind="gift")
+    again = ledger.transfer(debit=wallet_a, credit=wallet_b, amount=30, key="t", kind="gift")
+    assert again.pk == made.pk
+    with pytest.raises(IdempotencyConflict):
+        ledger.transfer(debit=wallet_a, credit=wallet_b, amount=5, key="t", kind="gift")
+    with pytest.raises(LedgerError, match="play credits"):
+        ledger.transfer(
+            debit=ledger.play_account(alice), credit=wallet_b, amount=5, key="p", kind="gift"
+        )
+    assert Transfer.objects.count() == transfers
+    assert (ledger.balance(wallet_a), ledger.balance(wallet_b)) == (20, 30)
+    report = audit_ledger()
+    assert report["ok"], report["problems"]
