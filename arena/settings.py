@@ -152,7 +152,12 @@ CHANNEL_LAYERS = {
             # 100 events of backlog per process. bench/ws_fanout.py: 500 clients at 10 events/s
             # lost 40% at 100 and nothing at 1000 (docs/scaling.md).
             "capacity": env_int("ARENA_CHANNELS_CAPACITY", 1000, minimum=100),
-            "expiry": env_int("ARENA_CHANNELS_EXPIRY_S", 60, minimum=1),
+            # A message older than expiry is dropped silently, and a web process's whole key
+            # expires that long after its last send: with the library's 60 s, 500 clients of one
+            # process while matches ran lost the tail of every client's events once the process
+            # fell a minute behind (bench/ws_fanout.py --matches); 300 s turned that into lag,
+            # which more web processes then remove. Live state is better late than missing.
+            "expiry": env_int("ARENA_CHANNELS_EXPIRY_S", 300, minimum=1),
         },
     }
 }

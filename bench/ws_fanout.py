@@ -22,9 +22,9 @@ All the consumers of one daphne process share one key ("specific.<id>!"), so the
 web process, not per client: a web process whose event loop falls behind by that many group
 messages drops the next ones for all its clients. Inside the process, each consumer's buffer is
 a BoundedQueue of the same capacity that drops its oldest message when full (a slow client).
-A second limit is time: a message older than ``expiry`` (60 s, ``ARENA_CHANNELS_EXPIRY_S``) is
+A second limit is time: a message older than ``expiry`` (300 s, ``ARENA_CHANNELS_EXPIRY_S``) is
 removed from the key by the next ``group_send`` to it, and the whole key expires ``expiry``
-after the last one, silently both times: a web process more than a minute behind loses events
+after the last one, silently both times: a web process more than ``expiry`` behind loses events
 whatever the capacity. ``--capacity N`` runs every process of the run with a settings module
 that sets the capacity, ``--expiry S`` with that expiry; the run prints what the processes
 really had. "Missing" is split into events lost in gaps (a later event came) and at the end
