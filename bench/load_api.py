@@ -33,7 +33,6 @@ import itertools
 import json
 import os
 import secrets
-import subprocess
 import sys
 import time
 import uuid
@@ -41,7 +40,6 @@ from collections import Counter
 from pathlib import Path
 
 from load_common import (
-    PYTHON,
     ROOT,
     daphne_cmd,
     free_port,
@@ -52,6 +50,7 @@ from load_common import (
     log,
     manage,
     recreate_postgres_database,
+    run_phase,
     start,
     stop,
     stop_embedded_redis,
@@ -115,44 +114,13 @@ def setup_phase(players: int) -> dict:
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
+    from load_fixtures import bench_player, open_bench_space
     from rest_framework.authtoken.models import Token
 
-    from agents.model_store import ensure_default_base_model
-    from agents.services import agent_create
-    from arena.services.accounts import user_make_creator
-    from ledger import services as ledger
-    from spaces.economics import PLATFORM
-    from spaces.services import prompt_create, space_create, space_set_status
-
-    user_model = get_user_model()
-    ensure_default_base_model()  # agents need a base model; their adapters are built from it
-    # No password: bench players sign in by token only (and no PBKDF2 hash per player).
-    creator = user_model.objects.create_user("load-creator", password=None)
-    user_make_creator(user=creator)
-    space = space_create(
-        creator=creator,
-        actor=PLATFORM,
-        slug=SPACE,
-        title="Load",
-        task_kind="verifiable",
-        rules={"answer_format": "number", "max_new_tokens_cap": 16},
-        judge_panel=[{"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}],
-        payout_shares=["0.7", "0.3"],
-        agents_per_match=2,
-        creator_rake_bps=300,
-        platform_rake_bps=200,
-        heldout_fraction="0",
-        fee_tiers=[("free", 0), (TIER, FEE)],
-    )
-    for a in range(2, 12):
-        prompt_create(space=space, text=f"What is {a} + 7?", reference=str(a + 7), split="train")
-    space_set_status(space=space, status="open")
+    open_bench_space(slug=SPACE, title="Load", creator_name="load-creator", tier=TIER, fee=FEE)
     rows = []
     for index in range(players):
-        user = user_model.objects.create_user(f"load-{index:03d}", password=None)
-        ledger.grant(user=user, amount=GRANT, key=f"load:grant:{index}", memo="load bench")
-        agent = agent_create(owner=user, name=f"load-agent-{index:03d}", seed=index)
+        user, agent = bench_player(prefix="load", index=index, grant=GRANT)
         token, _ = Token.objects.get_or_create(user=user)
         rows.append({"username": user.username, "token": token.key, "agent": agent.pk})
     return {"space": SPACE, "tier": TIER, "players": rows}
@@ -292,20 +260,6 @@ def locust_phase(*, host: str, players: list[dict], users: int, seconds: float) 
 # --- the run (this process: no Django, no gevent) --------------------------------------------
 
 
-def child_json(phase: list[str], env: dict[str, str], timeout: float = 1200) -> dict:
-    result = subprocess.run(
-        [PYTHON, str(Path(__file__).resolve()), *phase],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"phase {phase[:2]} failed:\n{result.stderr[-4000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def prepare_services(args, var_dir: Path) -> dict[str, str]:
     """The environment of every child: this run's database, Redis and var dir."""
     env = {
@@ -342,7 +296,7 @@ def run(args) -> int:
     log(f"==> var dir {var_dir}; database {env.get('DATABASE_URL', 'embedded SQLite')}")
     manage(["migrate", "--verbosity", "0"], env)
     started = time.monotonic()
-    setup = child_json(["--phase", "setup", "--players", str(args.players)], env)
+    setup = run_phase(Path(__file__), ["--phase", "setup", "--players", str(args.players)], env)
     log(f"==> {len(setup['players'])} players ready in {time.monotonic() - started:.0f} s")
 
     port = free_port()
@@ -356,7 +310,8 @@ def run(args) -> int:
         players_file = var_dir / "players.json"
         players_file.write_text(json.dumps(setup["players"]))
         log(f"==> {args.players} users for {args.seconds} s against {host}")
-        load = child_json(
+        load = run_phase(
+            Path(__file__),
             [
                 "--phase",
                 "locust",
@@ -374,10 +329,10 @@ def run(args) -> int:
         )
         log(f"==> draining: in-flight matches may take {args.drain} s")
         drained_by = time.monotonic() + args.drain
-        state = child_json(["--phase", "report"], env)
+        state = run_phase(Path(__file__), ["--phase", "report"], env)
         while state["in_flight"] and time.monotonic() < drained_by:
             time.sleep(5)
-            state = child_json(["--phase", "report"], env)
+            state = run_phase(Path(__file__), ["--phase", "report"], env)
     finally:
         stop(worker)
         stop(web)

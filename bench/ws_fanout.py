@@ -335,44 +335,12 @@ def publish_phase(*, group: str, events: int, rate: float) -> dict:
 
 def setup_phase(players: int) -> dict:
     """--matches: creator, the open space, players with credits and one agent each, through
-    the services (as bench/load_api.py sets up its space)."""
+    the services (the same arena as bench/load_api.py's)."""
     django_setup()
-    from django.contrib.auth import get_user_model
+    from load_fixtures import bench_player, open_bench_space
 
-    from agents.model_store import ensure_default_base_model
-    from agents.services import agent_create
-    from arena.services.accounts import user_make_creator
-    from ledger import services as ledger
-    from spaces.economics import PLATFORM
-    from spaces.services import prompt_create, space_create, space_set_status
-
-    user_model = get_user_model()
-    ensure_default_base_model()
-    creator = user_model.objects.create_user("fanout-creator", password=None)
-    user_make_creator(user=creator)
-    space = space_create(
-        creator=creator,
-        actor=PLATFORM,
-        slug=SLUG,
-        title="Fan-out",
-        task_kind="verifiable",
-        rules={"answer_format": "number", "max_new_tokens_cap": 16},
-        judge_panel=[{"kind": "verifier", "mode": "numeric", "tolerance": "0.001"}],
-        payout_shares=["0.7", "0.3"],
-        agents_per_match=2,
-        creator_rake_bps=300,
-        platform_rake_bps=200,
-        heldout_fraction="0",
-        fee_tiers=[("free", 0), (TIER, FEE)],
-    )
-    for a in range(2, 12):
-        prompt_create(space=space, text=f"What is {a} + 7?", reference=str(a + 7), split="train")
-    space_set_status(space=space, status="open")
-    agents = []
-    for index in range(players):
-        user = user_model.objects.create_user(f"fanout-{index:03d}", password=None)
-        ledger.grant(user=user, amount=GRANT, key=f"fanout:grant:{index}", memo="fanout bench")
-        agents.append(agent_create(owner=user, name=f"fanout-agent-{index:03d}", seed=index).pk)
+    open_bench_space(slug=SLUG, title="Fan-out", creator_name="fanout-creator", tier=TIER, fee=FEE)
+    agents = [bench_player(prefix="fanout", index=i, grant=GRANT)[1].pk for i in range(players)]
     return {"space": SLUG, "agents": agents}
 
 
